@@ -1,0 +1,395 @@
+"""In-memory state of the sandbox: groups, members, invite links, messages, pins.
+
+`Sandbox` is the emulator's model. Its operations are synchronous and run under
+one `threading.Lock`, so that a test thread can read the state while a server
+thread (see `server.py`) mutates it. The read helpers return copies.
+Wire formats, routing and waiting live in `api.py`; faults in `faults.py`.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import string
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from bot.sandbox.faults import Fault, FaultBook
+
+OWNER: Final = "5511987654321"
+MODES: Final[tuple[str, ...]] = ("normal", "disconnected", "meta-not-eligible", "evolution")
+MAX_GROUPS: Final = 10_000
+MAX_RECORDS: Final = 100_000  # request records kept (oldest dropped first)
+PRIVACY_BLOCKED_SUFFIX: Final = "0000"
+_LINK_ALPHABET: Final = string.ascii_letters + string.digits
+
+DEMO_GROUPS: Final[tuple[tuple[str, str, dict[str, str | None]], ...]] = (
+    (
+        "120363123456789012@g.us",
+        "Sales Team",
+        {OWNER: "superadmin", "5511911112222": "admin", "5511933334444": None},
+    ),
+    ("120363000000000001@g.us", "Sales Rio", {OWNER: "superadmin", "5521955556666": None}),
+    ("120363000000000002@g.us", "Support", {OWNER: "superadmin", "5511977778888": None}),
+    ("120363000000000003@g.us", "VIP Customers", {OWNER: "superadmin"}),
+)
+
+
+class ApiError(Exception):
+    """An API failure with its HTTP status and stable code."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers
+
+
+@dataclass
+class Group:
+    """One group. `participants` maps E.164 digits to a role (None = member)."""
+
+    id: str
+    name: str
+    participants: dict[str, str | None]
+    invite_link: str
+    pinned: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message accepted by `POST /v1/messages/send`."""
+
+    id: str
+    group_id: str
+    text: str
+    at: datetime
+    correlation_id: str
+
+
+@dataclass
+class RequestRecord:
+    """One /v1 request as the sandbox saw it (times are `time.monotonic()`)."""
+
+    method: str
+    path: str
+    started: float
+    endpoint: str | None = None
+    body: Any = None  # the parsed JSON body; None when empty or not JSON
+    finished: float | None = None
+    status: int | None = None  # None: no response was written (dropped, cancelled)
+
+    @property
+    def json(self) -> Any:
+        """Alias of `body`."""
+        return self.body
+
+
+def generated_group_id(index: int) -> str:
+    """Id of the `index`-th generated group (`1203639` + 11 digits + `@g.us`)."""
+    return f"1203639{index:011d}@g.us"
+
+
+def is_privacy_blocked(number: str) -> bool:
+    """Numbers ending in 0000 refuse to be added (privacy settings)."""
+    return number.endswith(PRIVACY_BLOCKED_SUFFIX)
+
+
+class Sandbox:
+    """Stateful emulator of the WhatsApp groups API of one number (`OWNER`)."""
+
+    def __init__(
+        self,
+        *,
+        groups: int = 4,
+        mode: str = "normal",
+        latency_ms: float = 0,
+        api_key: str | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not 0 <= groups <= MAX_GROUPS:
+            raise ValueError(f"groups must be between 0 and {MAX_GROUPS}")
+        if latency_ms < 0:
+            raise ValueError("latency_ms must not be negative")
+        self.lock = threading.Lock()
+        self._mode = self._checked_mode(mode)
+        self.latency_ms = float(latency_ms)
+        self.api_key = api_key
+        self.owner = OWNER
+        self.faults = FaultBook()
+        self._rng = random.Random(seed)  # noqa: S311 - emulator ids, not secrets
+        self._groups: dict[str, Group] = {}
+        self._sent: list[SentMessage] = []
+        self._message_groups: dict[str, str] = {}
+        self._requests: deque[RequestRecord] = deque(maxlen=MAX_RECORDS)
+        self._request_count = 0
+        self._in_flight = 0
+        self._max_in_flight = 0
+        for gid, name, members in DEMO_GROUPS:
+            self._groups[gid] = Group(gid, name, dict(members), self._new_link())
+        for index in range(len(DEMO_GROUPS) + 1, groups + 1):
+            gid = generated_group_id(index)
+            self._groups[gid] = Group(
+                gid, f"Group {index:03d}", {OWNER: "superadmin"}, self._new_link()
+            )
+
+    # ----------------------------------------------------------- settings
+    @staticmethod
+    def _checked_mode(mode: str) -> str:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r} (known: {', '.join(MODES)})")
+        return mode
+
+    @property
+    def mode(self) -> str:
+        """Current mode: one of `MODES`."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        self._mode = self._checked_mode(value)
+
+    def inject(
+        self,
+        endpoint: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        delay: float = 0.0,
+        drop: bool = False,
+        invalid_json: bool = False,
+        retry_after: float | None = None,
+        times: int | None = 1,
+    ) -> None:
+        """Arm a fault for the next `times` calls of `endpoint` (see `faults.py`)."""
+        fault = Fault(endpoint, status, code, delay, drop, invalid_json, retry_after)
+        self.faults.add(fault, times)
+
+    def clear_faults(self) -> None:
+        """Disarm every fault."""
+        self.faults.clear()
+
+    # ------------------------------------------------------- read helpers
+    @property
+    def groups(self) -> dict[str, Group]:
+        """A copy of every group, by id."""
+        with self.lock:
+            return copy.deepcopy(self._groups)
+
+    @property
+    def sent_messages(self) -> list[SentMessage]:
+        """Every accepted send, oldest first."""
+        with self.lock:
+            return list(self._sent)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Copies of the recorded requests (the last `MAX_RECORDS`), in arrival order."""
+        with self.lock:
+            return [replace(r) for r in self._requests]
+
+    @property
+    def max_in_flight(self) -> int:
+        """Most requests processed at once since start or `reset_stats()`."""
+        with self.lock:
+            return self._max_in_flight
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being processed right now."""
+        with self.lock:
+            return self._in_flight
+
+    def reset_stats(self) -> None:
+        """Forget recorded requests; `max_in_flight` restarts from the current load."""
+        with self.lock:
+            self._requests.clear()
+            self._request_count = 0
+            self._max_in_flight = self._in_flight
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a remote observer needs, JSON-ready."""
+        with self.lock:
+            return {
+                "mode": self._mode,
+                "latency_ms": self.latency_ms,
+                "groups": [
+                    {
+                        "id": g.id,
+                        "name": g.name,
+                        "participants": dict(g.participants),
+                        "invite_link": g.invite_link,
+                        "pinned": sorted(g.pinned),
+                    }
+                    for g in self._groups.values()
+                ],
+                "sent_messages": [
+                    {"id": m.id, "group_id": m.group_id, "text": m.text, "at": iso_timestamp(m.at)}
+                    for m in self._sent
+                ],
+                "request_count": self._request_count,
+                "in_flight": self._in_flight,
+                "max_in_flight": self._max_in_flight,
+                "faults": self.faults.describe(),
+            }
+
+    # ----------------------------------------------------- request tracking
+    @contextmanager
+    def track(self, method: str, path: str) -> Iterator[RequestRecord]:
+        """Count one request in flight from now until the block ends."""
+        record = RequestRecord(method=method, path=path, started=time.monotonic())
+        with self.lock:
+            self._requests.append(record)
+            self._request_count += 1
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            yield record
+        finally:
+            with self.lock:
+                record.finished = time.monotonic()
+                self._in_flight -= 1
+
+    def annotate(self, record: RequestRecord, **values: Any) -> None:
+        """Set fields of a tracked record (endpoint, body, status) under the lock."""
+        with self.lock:
+            for name, value in values.items():
+                setattr(record, name, value)
+
+    # --------------------------------------------------------- operations
+    def _new_link(self) -> str:
+        code = "".join(self._rng.choice(_LINK_ALPHABET) for _ in range(22))
+        return f"https://chat.whatsapp.com/{code}"
+
+    def _new_uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def _group(self, gid: str) -> Group:
+        group = self._groups.get(gid)
+        if group is None:
+            raise ApiError(404, "GROUP_NOT_FOUND", f"Group {gid} not found")
+        return group
+
+    def list_groups(self) -> list[tuple[str, str]]:
+        """(id, name) of every group."""
+        with self.lock:
+            return [(g.id, g.name) for g in self._groups.values()]
+
+    def get_group(self, gid: str) -> Group:
+        """A copy of one group."""
+        with self.lock:
+            return copy.deepcopy(self._group(gid))
+
+    def create_group(self, subject: str, numbers: list[str]) -> Group:
+        """Create a group owned by `OWNER`; privacy-blocked numbers stay out."""
+        with self.lock:
+            gid = ""
+            for _ in range(100):
+                gid = f"120363{self._rng.randrange(10**12):012d}@g.us"
+                if gid not in self._groups:
+                    break
+            else:  # pragma: no cover - 10**12 ids, a few thousand groups
+                raise ApiError(500, "WHATSAPP_UPSTREAM_ERROR", "No free group id")
+            members: dict[str, str | None] = {OWNER: "superadmin"}
+            for number in numbers:
+                if number not in members and not is_privacy_blocked(number):
+                    members[number] = None
+            group = Group(gid, subject, members, self._new_link())
+            self._groups[gid] = group
+            return copy.deepcopy(group)
+
+    def add_participants(self, gid: str, numbers: list[str]) -> list[tuple[str, str]]:
+        """Per number: "200" added, "409" already a member, "403" privacy-blocked."""
+        with self.lock:
+            group = self._group(gid)
+            results: list[tuple[str, str]] = []
+            for number in numbers:
+                if number in group.participants:
+                    results.append((number, "409"))
+                elif is_privacy_blocked(number):
+                    results.append((number, "403"))
+                else:
+                    group.participants[number] = None
+                    results.append((number, "200"))
+            return results
+
+    def remove_participants(self, gid: str, numbers: list[str]) -> list[tuple[str, str]]:
+        """Per number: "200" removed, "404" not a member, "403" the owner (kept)."""
+        with self.lock:
+            group = self._group(gid)
+            results: list[tuple[str, str]] = []
+            for number in numbers:
+                if number not in group.participants:
+                    results.append((number, "404"))
+                elif number == OWNER:
+                    results.append((number, "403"))
+                else:
+                    del group.participants[number]
+                    results.append((number, "200"))
+            return results
+
+    def set_roles(self, gid: str, numbers: list[str], *, admin: bool) -> list[tuple[str, str]]:
+        """Promote (admin=True) or demote; superadmins stay ("403" on demote)."""
+        with self.lock:
+            group = self._group(gid)
+            results: list[tuple[str, str]] = []
+            for number in numbers:
+                if number not in group.participants:
+                    results.append((number, "404"))
+                elif group.participants[number] == "superadmin":
+                    results.append((number, "200" if admin else "403"))
+                else:
+                    group.participants[number] = "admin" if admin else None
+                    results.append((number, "200"))
+            return results
+
+    def invite_link(self, gid: str, *, reset: bool) -> str:
+        """The group's invite link; `reset` revokes it and issues a new one."""
+        with self.lock:
+            group = self._group(gid)
+            if reset:
+                group.invite_link = self._new_link()
+            return group.invite_link
+
+    def pin(self, gid: str, message_id: str, *, pin: bool) -> None:
+        """Pin or unpin a message this number sent to the group."""
+        with self.lock:
+            group = self._group(gid)
+            if self._message_groups.get(message_id) != gid:
+                raise ApiError(
+                    404, "MESSAGE_NOT_FOUND", f"Message {message_id} not found in group {gid}"
+                )
+            if pin:
+                group.pinned.add(message_id)
+            else:
+                group.pinned.discard(message_id)
+
+    def send(self, gid: str, text: str) -> SentMessage:
+        """Queue a text message to a group."""
+        with self.lock:
+            self._group(gid)
+            message = SentMessage(
+                id=self._new_uuid(),
+                group_id=gid,
+                text=text,
+                at=datetime.now(UTC),
+                correlation_id=self._new_uuid(),
+            )
+            self._sent.append(message)
+            self._message_groups[message.id] = gid
+            return message
+
+
+def iso_timestamp(moment: datetime) -> str:
+    """`2026-01-02T03:04:05.678Z` (UTC, milliseconds)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

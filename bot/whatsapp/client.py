@@ -1,0 +1,314 @@
+"""The async client of the Pilot Status WhatsApp Groups API.
+
+One `WhatsAppClient` serves the whole bot: commands, jobs and reports all go
+through its `RequestGate`, so `max_rps` and `concurrency` hold across them.
+Every method checks its input first (group ids, phone numbers), so a bad
+token fails before any request. Failures are raised as the classes in
+`bot.whatsapp.errors`; retries follow `bot.whatsapp.retry`.
+
+The API key lives only in the default headers of the httpx client. It is
+never logged (we log method, path, status and timing), never part of an
+exception, and not shown by repr().
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+import stamina
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from bot.whatsapp.errors import (
+    ApiError,
+    ConnectFailed,
+    InvalidInput,
+    InvalidResponse,
+    OutcomeUnknown,
+    family_for,
+)
+from bot.whatsapp.identifiers import group_path, normalize_numbers
+from bot.whatsapp.limits import RequestGate
+from bot.whatsapp.models import (
+    Group,
+    GroupSummary,
+    InviteLink,
+    OperationResult,
+    SentMessage,
+)
+from bot.whatsapp.retry import RetryPolicy, Safety, parse_retry_after, should_retry
+
+log = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+SAFE, UNSAFE = Safety.SAFE, Safety.UNSAFE
+_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class WhatsAppClient:
+    """Typed access to every groups endpoint plus the group send."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | SecretStr,
+        timeout: float = 15.0,
+        max_rps: float = 5,
+        concurrency: int = 4,
+        default_country: str = "BR",
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        self.base_url = base_url.rstrip("/")
+        self.default_country = default_country
+        self.retry = retry or RetryPolicy()
+        self._gate = RequestGate(max_rps=max_rps, concurrency=concurrency)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"x-api-key": key, "accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(max_connections=max(concurrency, 1)),
+        )
+
+    def __repr__(self) -> str:
+        return f"WhatsAppClient(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> WhatsAppClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- groups --------------------------------------------------------------
+
+    async def list_groups(self) -> list[GroupSummary]:
+        """`GET /v1/groups`: every group of the number bound to the key."""
+        body = await self._call("list_groups", "GET", "/v1/groups", safety=SAFE)
+        raw_groups = body.get("groups")
+        if not isinstance(raw_groups, list):
+            raise _unreadable("list_groups", 200, "no 'groups' list in the answer")
+        return [_parse(GroupSummary, item, "list_groups") for item in raw_groups]
+
+    async def get_group(self, group_id: str) -> Group:
+        """`GET /v1/groups/{id}`: subject and participants with roles."""
+        path = f"/v1/groups/{group_path(group_id)}"
+        body = await self._call("get_group", "GET", path, safety=SAFE)
+        return _parse(Group, {"id": group_id, **body}, "get_group")
+
+    async def create_group(self, subject: str, numbers: Iterable[str] = ()) -> Group:
+        """`POST /v1/groups`. Never retried once the request may have arrived."""
+        subject = subject.strip()
+        if not subject:
+            raise InvalidInput("a group needs a subject", value=subject)
+        participants = normalize_numbers(numbers, self.default_country)
+        payload: dict[str, Any] = {"subject": subject}
+        if participants:
+            payload["participants"] = participants
+        body = await self._call("create_group", "POST", "/v1/groups", json=payload, safety=UNSAFE)
+        return _parse(Group, body, "create_group")
+
+    async def add_participants(self, group_id: str, numbers: Iterable[str]) -> OperationResult:
+        return await self._participants("add", "POST", group_id, "", numbers)
+
+    async def remove_participants(self, group_id: str, numbers: Iterable[str]) -> OperationResult:
+        return await self._participants("remove", "DELETE", group_id, "", numbers)
+
+    async def promote(self, group_id: str, numbers: Iterable[str]) -> OperationResult:
+        return await self._participants("promote", "POST", group_id, "/promote", numbers)
+
+    async def demote(self, group_id: str, numbers: Iterable[str]) -> OperationResult:
+        return await self._participants("demote", "POST", group_id, "/demote", numbers)
+
+    async def invite_link(self, group_id: str, *, reset: bool = False) -> InviteLink:
+        """`POST /v1/groups/{id}/invite`; `reset=True` revokes the old link.
+
+        A reset is never retried after an ambiguous failure (it would kill the
+        link the first attempt handed out): read the current link instead.
+        """
+        path = f"/v1/groups/{group_path(group_id)}/invite"
+        operation = "invite_reset" if reset else "invite"
+        body = await self._call(
+            operation, "POST", path, json={"reset": reset}, safety=UNSAFE if reset else SAFE
+        )
+        return _parse(InviteLink, body, operation)
+
+    async def pin(self, group_id: str, message_id: str) -> OperationResult:
+        return await self._pin(group_id, message_id, "pin")
+
+    async def unpin(self, group_id: str, message_id: str) -> OperationResult:
+        return await self._pin(group_id, message_id, "unpin")
+
+    # -- messages ------------------------------------------------------------
+
+    async def send_text(self, group_id: str, text: str) -> SentMessage:
+        """`POST /v1/messages/send` to a group. Never resent after it may have arrived."""
+        group_path(group_id)
+        if not text.strip():
+            raise InvalidInput("a message needs some text", value=text)
+        body = await self._call(
+            "send",
+            "POST",
+            "/v1/messages/send",
+            json={"groupId": group_id, "text": text},
+            safety=UNSAFE,
+        )
+        return _parse(SentMessage, body, "send")
+
+    # -- plumbing ------------------------------------------------------------
+
+    async def _participants(
+        self, operation: str, method: str, group_id: str, suffix: str, numbers: Iterable[str]
+    ) -> OperationResult:
+        path = f"/v1/groups/{group_path(group_id)}/participants{suffix}"
+        participants = normalize_numbers(numbers, self.default_country)
+        if not participants:
+            raise InvalidInput("give at least one phone number", value="")
+        body = await self._call(
+            operation, method, path, json={"participants": participants}, safety=SAFE
+        )
+        return OperationResult(raw=body)
+
+    async def _pin(self, group_id: str, message_id: str, action: str) -> OperationResult:
+        path = f"/v1/groups/{group_path(group_id)}/pin"
+        if not message_id.strip():
+            raise InvalidInput("give a message id", value=message_id)
+        body = await self._call(
+            action, "POST", path, json={"messageId": message_id, "action": action}, safety=SAFE
+        )
+        return OperationResult(raw=body)
+
+    async def _call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        safety: Safety,
+        json: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One API operation with its retry policy; the decoded JSON object."""
+        policy = self.retry
+        attempt_no = 0
+        async for attempt in stamina.retry_context(
+            on=should_retry(safety, policy),
+            attempts=policy.attempts,
+            timeout=policy.timeout,
+            wait_initial=policy.wait_initial,
+            wait_max=policy.wait_max,
+            wait_jitter=policy.wait_jitter,
+        ):
+            with attempt:
+                attempt_no += 1
+                return await self._request_once(operation, method, path, json, attempt_no)
+        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    async def _request_once(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None,
+        attempt_no: int,
+    ) -> dict[str, Any]:
+        async with self._gate.slot():
+            started = time.monotonic()
+            try:
+                response = await self._http.request(method, path, json=payload)
+            except _CONNECT_ERRORS as exc:
+                log.warning("%s %s: cannot connect (%s)", method, path, type(exc).__name__)
+                raise ConnectFailed(
+                    f"cannot reach the WhatsApp API ({type(exc).__name__})", operation=operation
+                ) from None
+            except httpx.TransportError as exc:
+                log.warning("%s %s: no answer (%s)", method, path, type(exc).__name__)
+                raise OutcomeUnknown(
+                    f"no answer from the WhatsApp API ({type(exc).__name__}); "
+                    "the request may have been carried out",
+                    operation=operation,
+                ) from None
+        elapsed_ms = (time.monotonic() - started) * 1000
+        log.debug(
+            "%s %s -> %s in %.0f ms (attempt %d)",
+            method,
+            path,
+            response.status_code,
+            elapsed_ms,
+            attempt_no,
+        )
+        if response.is_success:
+            return _decode_success(response, operation)
+        raise _error_from(response, operation)
+
+
+def _decode_success(response: httpx.Response, operation: str) -> dict[str, Any]:
+    if not response.content.strip():
+        return {}
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise _unreadable(operation, response.status_code, "the answer is not JSON") from None
+    if not isinstance(body, dict):
+        raise _unreadable(operation, response.status_code, "the answer is not a JSON object")
+    return body
+
+
+def _error_from(response: httpx.Response, operation: str) -> ApiError:
+    """Build the exception for an error answer: flat envelope, nested, then status."""
+    status = response.status_code
+    text, code = "", ""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            code = str(error.get("code") or "")
+            text = str(error.get("message") or error.get("error") or "")
+        else:
+            code = str(body.get("code") or "")
+            text = str(error or body.get("message") or "")
+    code = code or f"HTTP_{status}"
+    text = text or response.reason_phrase or f"HTTP {status}"
+    family = family_for(status, code)
+    return family(
+        text,
+        status=status,
+        code=code,
+        operation=operation,
+        retry_after=parse_retry_after(response.headers.get("retry-after")),
+    )
+
+
+def _unreadable(operation: str, status: int, why: str) -> InvalidResponse:
+    return InvalidResponse(
+        f"unreadable answer from the WhatsApp API: {why}",
+        status=status,
+        code="UNREADABLE_RESPONSE",
+        operation=operation,
+    )
+
+
+def _parse(model: type[ModelT], data: object, operation: str) -> ModelT:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors())
+        raise _unreadable(operation, 200, f"unexpected shape ({fields})") from None
