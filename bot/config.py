@@ -1,0 +1,592 @@
+"""Configuration: the TOML file of SPEC section 2, overridable from the environment.
+
+``load_config(path)`` reads the file (default: env ``GROUPPILOT_CONFIG`` or
+``config.toml``), lets ``GROUPPILOT_<SECTION>__<KEY>`` variables override it,
+and validates everything in one pass. On any problem it raises
+:class:`ConfigError`, whose ``problems`` name every bad key by its path, e.g.
+``pilot.api_key: required ...`` or ``jobs[1] (morning-sales).cron: ...``.
+Checks that span sections (targets naming aliases, jobs naming targets, the
+jobs' default zone) run on the raw input next to the per-section validation,
+so one run reports every problem at once. Secret values (``pilot.api_key``,
+``telegram.token``) are ``SecretStr`` and never appear in messages or reprs.
+
+``JobConfig`` is one ``[[jobs]]`` entry (also used for jobs made by
+``/schedule``); its ``text`` placeholders (``{group}``, ``{date}``, ``{time}``,
+``{weekday}``) are rendered by :func:`render_text`, the function validation
+itself uses on sample values.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
+
+import phonenumbers
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+
+from bot.durations import parse_duration
+from jobs.schedule import CronSchedule, load_zone, parse_at
+
+__all__ = [
+    "SANDBOX",
+    "ConfigError",
+    "JobConfig",
+    "PilotSettings",
+    "SchedulerSettings",
+    "Settings",
+    "StorageSettings",
+    "TelegramSettings",
+    "load_config",
+    "render_text",
+]
+
+SANDBOX = "sandbox"
+DEFAULT_PATH = "config.toml"
+RESERVED = "all"
+PLACEHOLDERS = ("group", "date", "time", "weekday")
+GROUP_ID = re.compile(r"^[A-Za-z0-9_-]+@g\.us$")
+NAME = re.compile(r"^[a-z0-9_-]+$")
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_SECRET_KEYS = frozenset({"api_key", "token"})
+_FRIENDLY = {"missing": "required", "extra_forbidden": "unknown key"}
+_NO_ECHO = frozenset({"missing", "extra_forbidden", "value_error", "assertion_error"})
+_SECTIONS = ("pilot", "telegram", "storage", "scheduler", "groups", "targets", "jobs")
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; ``problems`` lists every reason."""
+
+    def __init__(self, problems: Sequence[str], *, path: Path | None = None) -> None:
+        self.problems = list(problems)
+        self.path = path
+        super().__init__("\n".join(self.problems))
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def _http_url(value: str, *, what: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{what}, got {value!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{what} without ?query or #fragment, got {value!r}")
+    return value
+
+
+class PilotSettings(_Section):
+    """``[pilot]``: where the WhatsApp groups API is and how hard to use it."""
+
+    base_url: str = SANDBOX
+    api_key: SecretStr = SecretStr("")
+    timeout: float = Field(default=15.0, gt=0)
+    max_rps: int = Field(default=5, gt=0)
+    concurrency: int = Field(default=4, ge=1)
+    default_country: str = "BR"
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.base_url == SANDBOX
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        text = value.strip()
+        if text.lower() == SANDBOX:
+            return SANDBOX
+        what = 'expected "sandbox" or an http(s) URL such as "https://pilotstatus.com.br"'
+        text = _http_url(text, what=what).rstrip("/")
+        if text.lower().endswith("/v1"):
+            raise ValueError(
+                f"{value!r} ends in /v1: give the server root "
+                '(e.g. "https://pilotstatus.com.br"); the client adds /v1 itself'
+            )
+        return text
+
+    @field_validator("api_key")
+    @classmethod
+    def _check_api_key(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        key = value.get_secret_value().strip()
+        base_url = info.data.get("base_url")
+        if not key and base_url is not None and base_url != SANDBOX:
+            raise ValueError(
+                'required when base_url is not "sandbox" (set it here or in '
+                "GROUPPILOT_PILOT__API_KEY)"
+            )
+        return SecretStr(key)
+
+    @field_validator("default_country")
+    @classmethod
+    def _check_country(cls, value: str) -> str:
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r}: use a two-letter code such as 'BR'")
+        return region
+
+
+class TelegramSettings(_Section):
+    """``[telegram]``: the bot token (empty: console only) and who may do what."""
+
+    token: SecretStr = SecretStr("")
+    api_base_url: str = ""
+    admin_chats: list[int] = Field(default_factory=list)
+    admins: list[int] = Field(default_factory=list)
+    viewers: list[int] = Field(default_factory=list)
+    notify_chats: list[int] = Field(default_factory=list)
+    drop_pending_updates: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        """True when a token is set (Telegram front end instead of the console)."""
+        return bool(self.token.get_secret_value())
+
+    @property
+    def effective_notify_chats(self) -> list[int]:
+        """Where job reports go: ``notify_chats``, or ``admin_chats`` when it is empty."""
+        return list(self.notify_chats or self.admin_chats)
+
+    @field_validator("token")
+    @classmethod
+    def _strip_token(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _check_api_base_url(cls, value: str) -> str:
+        text = value.strip()
+        if not text:
+            return ""
+        what = 'expected an http(s) URL such as "http://127.0.0.1:8081/bot" (or "")'
+        return _http_url(text, what=what)
+
+
+class StorageSettings(_Section):
+    """``[storage]``: the SQLite file (relative paths: from the working directory)."""
+
+    path: Path = Path("grouppilot.db")
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _check_path(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("must not be empty")
+            return Path(value.strip()).expanduser()
+        return value
+
+
+class SchedulerSettings(_Section):
+    """``[scheduler]``: the default IANA zone of jobs."""
+
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        load_zone(value.strip())
+        return value.strip()
+
+
+class _Moment:
+    """A datetime placeholder value: plain ``{date}``/``{time}`` get a short default."""
+
+    def __init__(self, when: datetime, default: str) -> None:
+        self.when, self.default = when, default
+
+    def __format__(self, spec: str) -> str:
+        return self.when.strftime(spec or self.default)
+
+
+def render_text(text: str, *, group: str, when: datetime) -> str:
+    """Fill a broadcast text: ``{group}`` name, ``{date}``/``{time}`` of ``when``, ``{weekday}``.
+
+    Without a format spec ``{date}`` is ``2026-12-01``, ``{time}`` is ``09:00``
+    and ``{weekday}`` the English day name; ``{date:%d/%m}`` and the like use
+    strftime, ``{group:>20}`` the usual string specs. ``when`` should be the
+    run's scheduled time in the job's zone.
+    """
+    return text.format(
+        group=group,
+        date=_Moment(when, "%Y-%m-%d"),
+        time=_Moment(when, "%H:%M"),
+        weekday=_WEEKDAY_NAMES[when.weekday()],
+    )
+
+
+def _check_text(text: str) -> None:
+    try:
+        fields = [
+            (f, spec, conv) for _, f, spec, conv in string.Formatter().parse(text) if f is not None
+        ]
+    except ValueError as exc:
+        raise ValueError(
+            f"cannot read the placeholders ({exc}); write {{{{ and }}}} for braces"
+        ) from None
+    unknown = [f"{{{field}}}" for field, _, _ in fields if field not in PLACEHOLDERS]
+    if unknown:
+        allowed = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+        raise ValueError(f"unknown placeholder {', '.join(unknown)}: use {allowed}")
+    sample = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    for field, spec, conversion in fields:
+        shown = f"{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+        if conversion or "{" in (spec or ""):
+            raise ValueError(f"placeholder {shown}: only a format spec may follow the name")
+        try:
+            render_text(shown, group="Sales Team", when=sample)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"placeholder {shown}: {exc}") from None
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, str):
+        value = parse_duration(value)
+    if not isinstance(value, timedelta):
+        raise ValueError(f'expected a duration such as "15m" or "1h30m", got {value!r}')
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else check(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class JobConfig(_Section):
+    """One scheduled job (``[[jobs]]`` or ``/schedule``); durations are timedeltas."""
+
+    name: str
+    kind: Literal["broadcast", "invite_reset"]
+    cron: str | None = None
+    every: Annotated[timedelta | None, BeforeValidator(_optional(_duration))] = None
+    at: Annotated[datetime | None, BeforeValidator(_optional(parse_at))] = None
+    timezone: str = "UTC"
+    targets: list[str]
+    text: str | None = None
+    pin: bool = False
+    gap: Duration = timedelta(0)
+    jitter: Duration = timedelta(0)
+    catch_up: Literal["once", "skip"] = "once"
+    catch_up_window: Duration = timedelta(hours=6)
+    overlap: Literal["skip", "queue"] = "skip"
+    notify: Literal["always", "failures", "never"] = "always"
+    announce: bool = True
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not NAME.fullmatch(value):
+            raise ValueError(f"{value!r}: use only a-z, 0-9, '-' and '_' (e.g. morning-sales)")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        schedule = CronSchedule(value, load_zone("UTC"))
+        if schedule.next_after(datetime.now(UTC)) is None:
+            raise ValueError(f"cron {schedule.expression!r} never matches a date")
+        return schedule.expression
+
+    @field_validator("every")
+    @classmethod
+    def _check_every(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be more than 0 (e.g. 15m)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        load_zone(value.strip())
+        return value.strip()
+
+    @field_validator("targets")
+    @classmethod
+    def _check_targets(cls, value: list[str]) -> list[str]:
+        cleaned = [target.strip() for target in value]
+        if not cleaned or not all(cleaned):
+            raise ValueError('list aliases, group ids, target names or "all" (none may be empty)')
+        return cleaned
+
+    @field_validator("text")
+    @classmethod
+    def _check_text(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not value.strip():
+                raise ValueError("must not be empty")
+            _check_text(value)
+        return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check_whole_job(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        rules = _job_rules(data) if isinstance(data, Mapping) else []
+        if not rules:
+            return handler(data)
+        line_errors: list[InitErrorDetails] = []
+        try:
+            handler(data)
+        except ValidationError as exc:
+            line_errors.extend(
+                _as_line_error(err["loc"], err["msg"], err["input"], err["type"])
+                for err in exc.errors()
+            )
+        line_errors.extend(_as_line_error(loc, reason, data, "job_rule") for loc, reason in rules)
+        raise ValidationError.from_exception_data(cls.__name__, line_errors)
+
+
+def _as_line_error(
+    loc: tuple[str | int, ...], reason: str, value: Any, kind: str
+) -> InitErrorDetails:
+    error = PydanticCustomError(kind, "{reason}", {"reason": reason})
+    return InitErrorDetails(type=error, loc=loc, input=value)
+
+
+def _job_rules(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Rules between a job's own keys, checked on the raw input (next to the field checks)."""
+    rules: list[tuple[tuple[str | int, ...], str]] = []
+    schedules = [key for key in ("cron", "every", "at") if data.get(key) is not None]
+    if not schedules:
+        rules.append(((), "needs a schedule: set one of cron, every or at"))
+    elif len(schedules) > 1:
+        rules.append(((), f"set only one of cron, every, at (found {' and '.join(schedules)})"))
+    kind = data.get("kind")
+    if kind == "broadcast" and data.get("text") is None:
+        rules.append((("text",), "required for kind 'broadcast'"))
+    if kind == "invite_reset" and data.get("text") is not None:
+        rules.append((("text",), "not allowed for kind 'invite_reset' (it sends no text)"))
+    if kind == "invite_reset" and data.get("pin") is True:
+        rules.append((("pin",), "only for kind 'broadcast' (an invite reset sends nothing to pin)"))
+    return rules
+
+
+def problems_from_errors(errors: Sequence[ErrorDetails]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Pydantic errors as ``(loc, reason)``; never echoes a secret's value."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for error in errors:
+        loc = tuple(part for part in error["loc"] if part != "[key]")
+        kind = error["type"]
+        reason = _FRIENDLY.get(kind) or error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        secret = any(part in _SECRET_KEYS for part in loc if isinstance(part, str))
+        if kind not in _NO_ECHO and not secret and isinstance(value, str | int | float):
+            reason += f" (got {value!r})"
+        problems.append((loc, reason))
+    return problems
+
+
+def _name_problem(name: str, what: str) -> str | None:
+    if name.lower() == RESERVED:
+        return f"the name {RESERVED!r} is reserved (it means every group of the number)"
+    if not NAME.fullmatch(name):
+        return f"{what} {name!r}: use only a-z, 0-9, '-' and '_'"
+    return None
+
+
+def _cross_problems(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Checks between sections, on the raw input (so they run even if a section fails)."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    groups, targets, jobs = data.get("groups"), data.get("targets"), data.get("jobs")
+    aliases = {k for k in groups if isinstance(k, str)} if isinstance(groups, Mapping) else set()
+    names = {k for k in targets if isinstance(k, str)} if isinstance(targets, Mapping) else set()
+    for alias, gid in groups.items() if isinstance(groups, Mapping) else ():
+        if (problem := _name_problem(str(alias), "alias")) is not None:
+            found.append((("groups", alias), problem))
+        elif isinstance(gid, str) and not GROUP_ID.fullmatch(gid.strip()):
+            hint = " (add '@g.us')" if gid.strip().isdigit() else ""
+            found.append((("groups", alias), f"{gid!r} is not a group id like 120363…@g.us{hint}"))
+    for name, members in targets.items() if isinstance(targets, Mapping) else ():
+        if (problem := _name_problem(str(name), "target name")) is not None:
+            found.append((("targets", name), problem))
+        elif name in aliases:
+            found.append((("targets", name), f"{name!r} is also an alias in [groups]; rename one"))
+        if isinstance(members, list) and not members:
+            found.append((("targets", name), "empty: list at least one alias or group id"))
+        for index, member in enumerate(members if isinstance(members, list) else ()):
+            if isinstance(member, str) and member not in aliases and not GROUP_ID.fullmatch(member):
+                found.append(
+                    (
+                        ("targets", name, index),
+                        f"unknown alias {member!r} (not in [groups], "
+                        "and not a group id like 120363123456789012@g.us)",
+                    )
+                )
+    seen: dict[str, int] = {}
+    for index, job in enumerate(jobs if isinstance(jobs, list) else ()):
+        if not isinstance(job, Mapping):
+            continue
+        name = job.get("name")
+        if isinstance(name, str) and name in seen:
+            found.append((("jobs", index, "name"), f"duplicate job name (also jobs[{seen[name]}])"))
+        elif isinstance(name, str):
+            seen[name] = index
+        job_targets = job.get("targets")
+        for target in job_targets if isinstance(job_targets, list) else ():
+            known = target in aliases or target in names or target == RESERVED
+            if isinstance(target, str) and not known and not GROUP_ID.fullmatch(target):
+                found.append((("jobs", index, "targets"), f"unknown target {target!r}"))
+    return found
+
+
+def _with_job_zone(data: dict[str, Any]) -> dict[str, Any]:
+    """Give jobs without a ``timezone`` the scheduler's (when that one is valid)."""
+    scheduler, jobs = data.get("scheduler"), data.get("jobs")
+    if isinstance(scheduler, SchedulerSettings):
+        zone: Any = scheduler.timezone
+    else:
+        zone = scheduler.get("timezone", "UTC") if isinstance(scheduler, Mapping) else "UTC"
+    if not isinstance(jobs, list) or not isinstance(zone, str):
+        return data
+    try:
+        load_zone(zone.strip())
+    except ValueError:
+        return data  # reported on scheduler.timezone; jobs keep the UTC default
+    filled = [
+        {**job, "timezone": zone.strip()}
+        if isinstance(job, Mapping) and "timezone" not in job
+        else job
+        for job in jobs
+    ]
+    return {**data, "jobs": filled}
+
+
+def _job_label(data: Mapping[str, Any], index: int) -> str:
+    jobs = data.get("jobs")
+    if isinstance(jobs, list) and 0 <= index < len(jobs) and isinstance(jobs[index], Mapping):
+        name = jobs[index].get("name")
+        if isinstance(name, str) and name:
+            return f"jobs[{index}] ({name})"
+    return f"jobs[{index}]"
+
+
+def _sort_key(loc: tuple[str | int, ...]) -> tuple[int, int]:
+    head = loc[0] if loc else ""
+    rank = _SECTIONS.index(head) if head in _SECTIONS else len(_SECTIONS)
+    return rank, loc[1] if len(loc) > 1 and isinstance(loc[1], int) else -1
+
+
+class Settings(BaseSettings):
+    """The whole configuration; construct it through :func:`load_config`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GROUPPILOT_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    pilot: PilotSettings = Field(default_factory=PilotSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    groups: dict[str, str] = Field(default_factory=dict)
+    targets: dict[str, list[str]] = Field(default_factory=dict)
+    jobs: list[JobConfig] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Order is priority: explicit arguments, then the environment, then the file.
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _collect_every_problem(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if not isinstance(data, dict):
+            return handler(data)
+        data = _with_job_zone(data)
+        errors: list[tuple[tuple[str | int, ...], str]] = []
+        settings: Self | None = None
+        try:
+            settings = handler(data)
+        except ValidationError as exc:
+            errors.extend(problems_from_errors(exc.errors()))
+        errors.extend(_cross_problems(data))
+        if errors or settings is None:
+            ordered = sorted(dict.fromkeys(errors), key=lambda item: _sort_key(item[0]))
+            raise ConfigError([_render(loc, reason, data) for loc, reason in ordered])
+        return settings
+
+    @property
+    def default_timezone(self) -> str:
+        return self.scheduler.timezone
+
+
+def _render(loc: tuple[str | int, ...], reason: str, data: Mapping[str, Any]) -> str:
+    path = ""
+    for position, part in enumerate(loc):
+        if isinstance(part, int) and position == 1 and loc[0] == "jobs":
+            path = _job_label(data, part)
+        elif isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return f"{path or 'config'}: {reason}"
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read, override from the environment and validate; raise ConfigError listing problems."""
+    if path is None:
+        path = os.environ.get("GROUPPILOT_CONFIG") or DEFAULT_PATH
+    file = Path(path)
+    if not file.is_file():
+        reason = "is a directory, not a config file" if file.is_dir() else "config file not found"
+        raise ConfigError([f"{file}: {reason}"], path=file)
+    try:
+        tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{file}: invalid TOML: {exc}"], path=file) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{file}: cannot read: {exc}"], path=file) from None
+
+    # A subclass per load carries the file path: no state shared between loads.
+    loaded = type(
+        "Settings",
+        (Settings,),
+        {"model_config": SettingsConfigDict(toml_file=file), "__module__": __name__},
+    )
+    try:
+        return loaded()  # type: ignore[no-any-return]
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, path=file) from None
+    except SettingsError as exc:
+        hint = "lists and tables need JSON, e.g. GROUPPILOT_TELEGRAM__ADMINS='[1, 2]'"
+        raise ConfigError([f"environment: {exc} ({hint})"], path=file) from None
