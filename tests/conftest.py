@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
+from bot.commands.layer import CommandLayer
+from bot.commands.types import Principal, Rights
+from bot.config import Settings, load_config
 from bot.sandbox import Sandbox, SandboxServerThread
+from bot.store import Store
+from bot.whatsapp import RetryPolicy, WhatsAppClient
 
 
 @pytest.fixture
@@ -20,3 +26,45 @@ def sandbox_server(sandbox: Sandbox) -> Iterator[SandboxServerThread]:
     """The `sandbox` fixture served on 127.0.0.1 (random port); `.url`, `.sandbox`."""
     with SandboxServerThread(sandbox) as server:
         yield server
+
+
+# -- the command layer over real HTTP against the sandbox ----------------------------
+
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The example config (sandbox base_url, demo aliases and targets)."""
+    return load_config(EXAMPLE_CONFIG)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A real SQLite file."""
+    with Store(tmp_path / "grouppilot.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+async def client(sandbox_server: SandboxServerThread) -> AsyncIterator[WhatsAppClient]:
+    """The real client against the served sandbox; retries without waits."""
+    async with WhatsAppClient(
+        base_url=sandbox_server.url,
+        api_key="ps_test_key",
+        timeout=2.0,
+        max_rps=1000,
+        concurrency=8,
+        retry=RetryPolicy.fast(),
+    ) as opened:
+        yield opened
+
+
+@pytest.fixture
+def layer(settings: Settings, client: WhatsAppClient, store: Store) -> CommandLayer:
+    return CommandLayer(settings=settings, client=client, store=store)
+
+
+ADMIN = Principal(chat="telegram:-1001", who="user:1", rights=Rights.ADMIN)
+VIEWER = Principal(chat="telegram:-1001", who="user:2", rights=Rights.VIEWER)
+STRANGER = Principal(chat="telegram:777", who="user:777", rights=Rights.NONE)

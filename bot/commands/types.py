@@ -42,10 +42,23 @@ class Principal:
 
 @dataclass(frozen=True)
 class Reply:
-    """A final answer. `ok` is False when the command failed or was refused."""
+    """A final answer. `ok` is False when the command failed or was refused.
+
+    `silent` means: say nothing at all (a stranger's attempt, a command
+    addressed to another bot). The front end sends no message.
+    """
 
     text: str
     ok: bool = True
+    silent: bool = False
+
+    @classmethod
+    def failed(cls, text: str) -> Reply:
+        return cls(text, ok=False)
+
+    @classmethod
+    def nothing(cls) -> Reply:
+        return cls("", ok=False, silent=True)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ or removed, because only the person who wrote it knows which is right.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from urllib.parse import quote
 
 import phonenumbers
@@ -69,3 +69,32 @@ def normalize_numbers(texts: Iterable[str], default_region: str = "BR") -> list[
     for text in texts:
         seen[normalize_number(text, default_region)] = None
     return list(seen)
+
+
+def numbers_from_words(words: Sequence[str], default_region: str = "BR") -> list[str]:
+    """Phone numbers typed as words, the way people type them, as E.164 digits.
+
+    `+55 11 99999-9999 5511888888888` is two numbers: a word is joined to the
+    number before it while that number is not yet complete on its own, or
+    while joining keeps it a possible number. A word with letters is never
+    joined, so `12ab` is reported as typed. Duplicates are dropped.
+    """
+    chunks: list[str] = []
+    for word in words:
+        if chunks and _NUMBER_CHARS.fullmatch(word) and not word.startswith("+"):
+            joined = f"{chunks[-1]} {word}"
+            if not _is_possible(chunks[-1], default_region) or _is_possible(
+                joined, default_region
+            ):
+                chunks[-1] = joined
+                continue
+        chunks.append(word)
+    return normalize_numbers(chunks, default_region)
+
+
+def _is_possible(text: str, default_region: str) -> bool:
+    try:
+        normalize_number(text, default_region)
+    except InvalidNumber:
+        return False
+    return True

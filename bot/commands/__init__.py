@@ -1,0 +1,1 @@
+"""The command layer shared by every front end (SPEC section 4)."""

@@ -1,0 +1,63 @@
+"""Every admin command in one table (SPEC section 4): the single place to add one."""
+
+from __future__ import annotations
+
+from bot.commands import aliases, groups, info, membership, send
+from bot.commands.registry import CommandSpec, Registry
+from bot.commands.types import Rights
+
+ADMIN, VIEWER = Rights.ADMIN, Rights.VIEWER
+
+
+def command_specs() -> list[CommandSpec]:
+    return [
+        CommandSpec("help", "[command]", "commands you can use, or one command's usage",
+                    VIEWER, info.help_command, max_args=1, example="/help add"),
+        CommandSpec("status", "", "API and number state, sandbox or live, version, uptime",
+                    VIEWER, info.status),
+        CommandSpec("groups", "[text]", "groups of the number (id, name), filtered by text",
+                    VIEWER, groups.list_groups, max_args=None, example="/groups sales"),
+        CommandSpec("group", "<group>", "subject and participants with roles",
+                    VIEWER, groups.show_group, min_args=1, max_args=1, example="/group sales"),
+        CommandSpec("create", "<subject> [number…]",
+                    "create a group; says per number whether it is in",
+                    ADMIN, membership.create, min_args=1, max_args=None,
+                    example='/create "Launch team" +5511999999999'),
+        CommandSpec("add", "<group> <number…>",
+                    "add people; reports per number: added, already a member, or not added",
+                    ADMIN, membership.add, min_args=2, max_args=None,
+                    example="/add sales +55 11 99999-9999"),
+        CommandSpec("remove", "<group> <number…>", "remove people (asks to confirm)",
+                    ADMIN, membership.remove, min_args=2, max_args=None,
+                    example="/remove sales 5511933334444"),
+        CommandSpec("promote", "<group> <number…>", "make group admins",
+                    ADMIN, membership.promote, min_args=2, max_args=None,
+                    example="/promote sales 5511933334444"),
+        CommandSpec("demote", "<group> <number…>", "make regular members",
+                    ADMIN, membership.demote, min_args=2, max_args=None,
+                    example="/demote sales 5511933334444"),
+        CommandSpec("invite", "<group> [reset]",
+                    "current invite link; with reset, a new one (asks to confirm)",
+                    ADMIN, groups.invite, min_args=1, max_args=2, example="/invite sales reset"),
+        CommandSpec("pin", "<group> <message-id|last>",
+                    "pin a message; last = the last one this bot sent there",
+                    ADMIN, groups.pin, min_args=2, max_args=2, example="/pin sales last"),
+        CommandSpec("unpin", "<group> <message-id|last>", "unpin a message",
+                    ADMIN, groups.unpin, min_args=2, max_args=2, example="/unpin sales last"),
+        CommandSpec("send", "<target> <text…>",
+                    "send now to a group, a target or all (asks to confirm for several)",
+                    ADMIN, send.send, min_args=2, max_args=2, free_text_after=1,
+                    example="/send all-sales Meeting at 3pm today"),
+        CommandSpec("alias", "<name> <group>", "name a group (runtime alias)",
+                    ADMIN, aliases.set_alias, min_args=2, max_args=2,
+                    example="/alias rio 120363000000000001@g.us"),
+        CommandSpec("unalias", "<name>", "remove a runtime alias",
+                    ADMIN, aliases.remove_alias, min_args=1, max_args=1, example="/unalias rio"),
+        CommandSpec("aliases", "", "all aliases and targets", VIEWER, aliases.list_aliases),
+        CommandSpec("log", "[n]", "the last n audit entries (default 10)",
+                    VIEWER, info.show_log, max_args=1, example="/log 20"),
+    ]  # fmt: skip
+
+
+def build_registry() -> Registry:
+    return Registry(command_specs())

@@ -1,0 +1,92 @@
+"""One human sentence per failure family, naming the stable code and what to do.
+
+The command layer (and later the scheduler's reports) never show a raw
+exception: `explain` turns every error of `bot.whatsapp.errors` into a line an
+admin can act on. Branching is on the exception class (itself chosen by
+code), never on the API's text.
+"""
+
+from __future__ import annotations
+
+from bot.whatsapp.errors import (
+    ApiError,
+    AuthError,
+    ConnectFailed,
+    InstanceNotFound,
+    InvalidInput,
+    InvalidResponse,
+    NotConnected,
+    NotEligible,
+    NotFound,
+    OutcomeUnknown,
+    PaymentRequired,
+    PilotError,
+    RateLimited,
+    TransportError,
+    Unsupported,
+    UpstreamError,
+)
+
+_API_SENTENCES: list[tuple[type[ApiError], str]] = [
+    (NotConnected, "The WhatsApp number is not connected ({code}): re-pair it, then retry."),
+    (
+        NotEligible,
+        "This number cannot use groups ({code}): a Meta Cloud API number must be an approved "
+        "Official Business Account with groups enabled.",
+    ),
+    (
+        InstanceNotFound,
+        "No WhatsApp number is linked to this API key ({code}): link one in the Pilot Status "
+        "dashboard, or use the key of a linked number.",
+    ),
+    (
+        AuthError,
+        "The WhatsApp API refused our key ({code}): check that pilot.api_key is the "
+        "number-scoped ps_ key of this number.",
+    ),
+    (
+        NotFound,
+        "The WhatsApp API does not know that {thing} ({code}): check the id, or list groups "
+        "with /groups.",
+    ),
+    (RateLimited, "The WhatsApp API is rate limiting us ({code}): wait a minute, then retry."),
+    (UpstreamError, "WhatsApp itself failed ({code}): retry in a moment."),
+    (
+        InvalidResponse,
+        "The WhatsApp API gave an answer we could not read ({code}): retry, and see the log "
+        "if it persists.",
+    ),
+    (Unsupported, "This number's WhatsApp engine does not support that ({code})."),
+    (PaymentRequired, "The Pilot Status plan does not include this ({code}): upgrade it."),
+]
+
+_THINGS = {"pin": "message", "unpin": "message"}
+
+
+def explain(error: PilotError) -> str:
+    """The sentence for `error`; every PilotError has one."""
+    if isinstance(error, InvalidInput):
+        return _capitalised(str(error)) + "."
+    if isinstance(error, ConnectFailed):
+        return (
+            "Cannot reach the WhatsApp API: check the network and pilot.base_url, then retry. "
+            "Nothing was changed."
+        )
+    if isinstance(error, OutcomeUnknown):
+        return (
+            f"No answer from the WhatsApp API during {error.operation.replace('_', ' ')}: "
+            "it may or may not have happened. Check before retrying."
+        )
+    if isinstance(error, TransportError):  # pragma: no cover - no other subclasses today
+        return "The WhatsApp API could not be reached."
+    if isinstance(error, ApiError):
+        for family, sentence in _API_SENTENCES:
+            if isinstance(error, family):
+                thing = _THINGS.get(error.operation, "group")
+                return sentence.format(code=error.code, thing=thing)
+        return f"The WhatsApp API refused: {error.text} ({error.code})."
+    return _capitalised(str(error))
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]

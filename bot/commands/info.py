@@ -1,0 +1,76 @@
+"""/help, /status, /log: what the bot can do, how it is, and what it did."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from bot import __version__
+from bot.commands.context import Context
+from bot.commands.explain import explain
+from bot.commands.types import Reply
+from bot.whatsapp.errors import PilotError
+
+LOG_DEFAULT, LOG_MAX = 10, 100
+
+
+async def help_command(ctx: Context, args: list[str]) -> Reply:
+    rights = ctx.principal.rights
+    if not args:
+        return Reply(ctx.registry.help_text(rights))
+    spec = ctx.registry.get(args[0])
+    if spec is None or rights < spec.rights:
+        return Reply.failed(ctx.registry.unknown_text(args[0].lstrip("/"), rights))
+    return Reply(ctx.registry.command_help(spec))
+
+
+async def status(ctx: Context, args: list[str]) -> Reply:
+    pilot = ctx.settings.pilot
+    where = (
+        "sandbox (built-in emulator)"
+        if pilot.is_sandbox
+        else f"live ({urlsplit(pilot.base_url).netloc})"
+    )
+    try:
+        groups = await ctx.directory.groups(fresh=True)
+        api = f"reachable, number connected, {len(groups)} groups"
+        ok = True
+    except PilotError as exc:
+        api = explain(exc)
+        ok = False
+    uptime = ctx.clock() - ctx.started_at
+    jobs = ctx.settings.jobs
+    lines = [
+        f"grouppilot {__version__}, up {_short(uptime)}",
+        f"WhatsApp API: {where}: {api}",
+        f"Jobs in config: {len(jobs)} ({sum(1 for j in jobs if j.enabled)} enabled); "
+        "scheduler: not part of this build yet",
+    ]
+    return Reply("\n".join(lines), ok=ok)
+
+
+async def show_log(ctx: Context, args: list[str]) -> Reply:
+    limit = LOG_DEFAULT
+    if args:
+        if not args[0].isdigit() or not 1 <= int(args[0]) <= LOG_MAX:
+            return Reply.failed(f"Give a number of entries from 1 to {LOG_MAX}, e.g. /log 20")
+        limit = int(args[0])
+    entries = ctx.store.recent_audit(limit)
+    if not entries:
+        return Reply("The audit log is empty.")
+    lines = [
+        f"{e.at:%Y-%m-%d %H:%M:%S} {e.chat} {e.who}: {e.command} -> {e.outcome}" for e in entries
+    ]
+    return Reply("\n".join(lines))
+
+
+def _short(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {seconds}s"

@@ -1,0 +1,223 @@
+"""The command layer every front end shares: parse -> authorize -> confirm? -> execute -> reply.
+
+`CommandLayer.execute` never raises: bad input, refusals, API failures and
+our own bugs all become a `Reply` ("internal error, logged as <id>" for the
+last, with the traceback in the log). Every command, allowed or refused, is
+written to the audit log. A command that needs confirmation returns a
+`Pending`; its action runs once, on `confirm` by someone with admin rights
+in the same chat, within five minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.commands.catalog import build_registry
+from bot.commands.context import Action, Confirmation, Context
+from bot.commands.explain import explain
+from bot.commands.parsing import ParseError, split_args, split_command
+from bot.commands.registry import CommandSpec, Registry
+from bot.commands.resolve import GroupDirectory, ResolveError
+from bot.commands.types import Outcome, Pending, Principal, Reply, Rights
+from bot.config import Settings
+from bot.store import Store
+from bot.whatsapp.client import WhatsAppClient
+from bot.whatsapp.errors import PilotError
+
+log = logging.getLogger(__name__)
+
+CONFIRM_TTL = 300.0  # seconds a Confirm button stays valid
+_MAX_PENDING = 1000
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _PendingAction:
+    pending: Pending
+    principal: Principal
+    action: Action
+    expires: float
+
+
+class CommandLayer:
+    """Runs admin commands for any front end."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        client: WhatsAppClient,
+        store: Store,
+        clock: Callable[[], datetime] = _utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        bot_username: str | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.store = store
+        self.clock = clock
+        self.monotonic = monotonic
+        self.bot_username = bot_username
+        self.registry = registry or build_registry()
+        self.started_at = clock()
+        self.directory = GroupDirectory(
+            client,
+            config_aliases=settings.groups,
+            targets=settings.targets,
+            runtime_aliases=store.aliases,
+            monotonic=monotonic,
+        )
+        self._pending: dict[str, _PendingAction] = {}
+
+    # -- entry points -------------------------------------------------------------
+
+    async def execute(self, text: str, principal: Principal) -> Outcome:
+        """Run one command typed by `principal`."""
+        try:
+            line = split_command(text)
+        except ParseError as exc:
+            return self._finish(principal, text, Reply.failed(str(exc)), "unparseable")
+        if (
+            line.addressed_to
+            and self.bot_username
+            and (line.addressed_to.lower() != self.bot_username.lower())
+        ):
+            return Reply.nothing()  # meant for another bot in the same chat
+        if principal.rights <= Rights.NONE:
+            return self._finish(principal, text, Reply.nothing(), "denied: no rights")
+        spec = self.registry.get(line.name)
+        if spec is None:
+            reply = Reply.failed(self.registry.unknown_text(line.name, principal.rights))
+            return self._finish(principal, text, reply, "unknown command")
+        if principal.rights < spec.rights:
+            reply = Reply.failed(f"/{spec.name} needs admin rights; you have read-only access.")
+            return self._finish(principal, text, reply, "refused: viewer")
+        try:
+            args = split_args(line.rest, free_text_after=spec.free_text_after)
+        except ParseError as exc:
+            return self._finish(principal, text, Reply.failed(str(exc)), "unparseable")
+        problem = spec.arity_problem(args)
+        if problem is not None:
+            reply = Reply.failed(f"{problem.capitalize()}. Usage: {spec.usage_line}")
+            return self._finish(principal, text, reply, "usage")
+        return await self._run(spec, args, principal, text)
+
+    async def confirm(self, token: str, principal: Principal) -> Reply:
+        """Carry out a pending action (once), if `principal` may."""
+        entry, refusal = self._claim(token, principal)
+        if entry is None:
+            assert refusal is not None
+            return refusal
+        command = entry.pending.command
+        result = await self._guarded(entry.action, command)
+        # An action is a finished deed: it never asks again.
+        reply = result if isinstance(result, Reply) else Reply.failed("Nothing was done.")
+        self._audit(principal, command, "confirmed: " + ("ok" if reply.ok else "failed"), reply)
+        return reply
+
+    async def cancel(self, token: str, principal: Principal) -> Reply:
+        """Drop a pending action; nothing was changed."""
+        entry, refusal = self._claim(token, principal)
+        if entry is None:
+            assert refusal is not None
+            return refusal
+        reply = Reply("Cancelled. Nothing was changed.")
+        self._audit(principal, entry.pending.command, "cancelled", reply)
+        return reply
+
+    def commands_for(self, rights: Rights) -> list[CommandSpec]:
+        """The commands someone with `rights` may run (Telegram's command menu)."""
+        return self.registry.allowed(rights)
+
+    # -- internals ----------------------------------------------------------------
+
+    async def _run(
+        self, spec: CommandSpec, args: list[str], principal: Principal, text: str
+    ) -> Outcome:
+        context = Context(
+            settings=self.settings,
+            client=self.client,
+            store=self.store,
+            directory=self.directory,
+            principal=principal,
+            clock=self.clock,
+            started_at=self.started_at,
+            command_text=text,
+            registry=self.registry,
+        )
+        result = await self._guarded(lambda: spec.handler(context, args), text)
+        if isinstance(result, Confirmation):
+            pending = self._remember(result, principal, text)
+            self._audit(principal, text, "awaiting confirmation", None)
+            return pending
+        outcome = "ok" if result.ok else "failed"
+        return self._finish(principal, text, result, outcome)
+
+    async def _guarded(
+        self, call: Callable[[], Awaitable[Reply | Confirmation]], command: str
+    ) -> Reply | Confirmation:
+        try:
+            result = await call()
+        except PilotError as exc:
+            return Reply.failed(explain(exc))
+        except ResolveError as exc:
+            return Reply.failed(str(exc))
+        except Exception:
+            incident = secrets.token_hex(4)
+            log.exception("internal error %s while running %r", incident, command)
+            return Reply.failed(f"Internal error, logged as {incident}. Nothing else was affected.")
+        return result
+
+    def _remember(self, confirmation: Confirmation, principal: Principal, text: str) -> Pending:
+        now = self.monotonic()
+        self._pending = {t: e for t, e in self._pending.items() if e.expires > now}
+        if len(self._pending) >= _MAX_PENDING:  # bounded: the oldest question goes
+            self._pending.pop(next(iter(self._pending)))
+        token = secrets.token_urlsafe(9)
+        pending = Pending(token=token, question=confirmation.question, command=text)
+        self._pending[token] = _PendingAction(
+            pending, principal, confirmation.action, now + CONFIRM_TTL
+        )
+        return pending
+
+    def _claim(
+        self, token: str, principal: Principal
+    ) -> tuple[_PendingAction | None, Reply | None]:
+        entry = self._pending.get(token)
+        if entry is None:
+            return None, Reply.failed("That confirmation was already used or has expired.")
+        if principal.rights < Rights.ADMIN or principal.chat != entry.principal.chat:
+            self._audit(principal, entry.pending.command, "refused: confirm not allowed", None)
+            return None, Reply.failed("Not allowed: only an admin of this chat can confirm.")
+        del self._pending[token]  # one-shot, whatever happens next
+        if self.monotonic() > entry.expires:
+            reply = Reply.failed("That confirmation has expired. Nothing was changed.")
+            self._audit(principal, entry.pending.command, "expired", reply)
+            return None, reply
+        return entry, None
+
+    def _finish(self, principal: Principal, text: str, reply: Reply, outcome: str) -> Reply:
+        self._audit(principal, text, outcome, reply)
+        return reply
+
+    def _audit(self, principal: Principal, command: str, outcome: str, reply: Reply | None) -> None:
+        detail = "" if reply is None or reply.ok else reply.text[:500]
+        try:
+            self.store.audit(
+                chat=principal.chat,
+                who=principal.who,
+                command=command[:1000],
+                outcome=outcome,
+                detail=detail,
+            )
+        except Exception:  # the audit log must never take a command down with it
+            log.exception("could not write the audit log for %r", command)

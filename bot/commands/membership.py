@@ -1,0 +1,162 @@
+"""/create, /add, /remove, /promote, /demote: who is in a group, per number.
+
+The API can answer 2xx while some people were not added (privacy settings,
+recently left, group full), so membership is always judged by reading the
+group back; the per-person status the engine gave, when it gave one, only
+explains why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.commands.context import Confirmation, Context
+from bot.commands.resolve import GroupRef
+from bot.commands.types import Reply
+from bot.whatsapp.identifiers import numbers_from_words
+from bot.whatsapp.models import Group
+
+# Per-person statuses reported by the engines under the API.
+_REASONS = {
+    "403": "their privacy settings do not allow it",
+    "408": "they left the group recently",
+    "409": "already a member",
+    "500": "the group is full",
+    "404": "not on WhatsApp",
+}
+_INVITE_HINT = "send them the invite link instead (/invite {group})"
+
+
+def person_statuses(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Per-number status codes from whatever per-person list the API returned."""
+    statuses: dict[str, str] = {}
+    for key in ("participants", "results", "data"):
+        items = raw.get(key)
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            number = item.get("wa_id") or item.get("number") or item.get("id") or item.get("jid")
+            status = item.get("status") or item.get("code") or item.get("error")
+            if number is not None and status is not None:
+                digits = "".join(ch for ch in str(number).split("@")[0] if ch.isdigit())
+                statuses[digits] = str(status)
+    return statuses
+
+
+def _membership_lines(
+    numbers: list[str],
+    before: Group | None,
+    after: Group,
+    statuses: Mapping[str, str],
+    group_word: str,
+) -> tuple[list[str], bool]:
+    """One line per number, and whether anyone was left out."""
+    lines: list[str] = []
+    left_out = False
+    for number in numbers:
+        if before is not None and number in before.numbers:
+            lines.append(f"+{number}: already a member")
+        elif number in after.numbers:
+            lines.append(f"+{number}: added")
+        else:
+            left_out = True
+            reason = _REASONS.get(statuses.get(number, ""), "")
+            why = f" ({reason})" if reason and statuses.get(number) != "409" else ""
+            lines.append(f"+{number}: not added{why}; " + _INVITE_HINT.format(group=group_word))
+    return lines, left_out
+
+
+async def create(ctx: Context, args: list[str]) -> Reply:
+    subject, raw_numbers = args[0], args[1:]
+    numbers = numbers_from_words(raw_numbers, ctx.default_country)
+    created = await ctx.client.create_group(subject, numbers)
+    ctx.directory.invalidate()
+    head = f"Created {created.subject or subject} ({created.id})."
+    if not numbers:
+        return Reply(head)
+    after = await ctx.client.get_group(created.id)
+    lines, left_out = _membership_lines(numbers, None, after, {}, created.id)
+    return Reply("\n".join([head, *lines]), ok=not left_out)
+
+
+async def add(ctx: Context, args: list[str]) -> Reply:
+    numbers = numbers_from_words(args[1:], ctx.default_country)
+    group = await ctx.directory.resolve_group(args[0])
+    before = await ctx.client.get_group(group.id)
+    result = await ctx.client.add_participants(group.id, numbers)
+    ctx.directory.invalidate()
+    after = await ctx.client.get_group(group.id)
+    lines, left_out = _membership_lines(
+        numbers, before, after, person_statuses(result.raw), args[0]
+    )
+    summary = (
+        f"{_label(group, after)}:" if not left_out else f"{_label(group, after)} (some not added):"
+    )
+    return Reply("\n".join([summary, *lines]), ok=not left_out)
+
+
+async def remove(ctx: Context, args: list[str]) -> Confirmation | Reply:
+    numbers = numbers_from_words(args[1:], ctx.default_country)
+    group = await ctx.directory.resolve_group(args[0])
+    current = await ctx.client.get_group(group.id)
+    members = [n for n in numbers if n in current.numbers]
+    strangers = [n for n in numbers if n not in current.numbers]
+    if not members:
+        listed = ", ".join(f"+{n}" for n in strangers)
+        return Reply.failed(f"Not a member of {_label(group, current)}: {listed}. Nothing to do.")
+
+    async def do_remove() -> Reply:
+        await ctx.client.remove_participants(group.id, members)
+        ctx.directory.invalidate()
+        after = await ctx.client.get_group(group.id)
+        lines = [
+            f"+{n}: still a member (the API did not remove them)"
+            if n in after.numbers
+            else f"+{n}: removed"
+            for n in members
+        ]
+        lines += [f"+{n}: was not a member" for n in strangers]
+        failed = any(n in after.numbers for n in members)
+        return Reply("\n".join([f"{_label(group, after)}:", *lines]), ok=not failed)
+
+    who = ", ".join(f"+{n}" for n in members)
+    note = f" (not members: {', '.join(f'+{n}' for n in strangers)})" if strangers else ""
+    return ctx.ask(f"Remove {who} from {_label(group, current)}?{note}", do_remove)
+
+
+async def promote(ctx: Context, args: list[str]) -> Reply:
+    return await _set_role(ctx, args, "admin")
+
+
+async def demote(ctx: Context, args: list[str]) -> Reply:
+    return await _set_role(ctx, args, "member")
+
+
+async def _set_role(ctx: Context, args: list[str], role: str) -> Reply:
+    numbers = numbers_from_words(args[1:], ctx.default_country)
+    group = await ctx.directory.resolve_group(args[0])
+    if role == "admin":
+        await ctx.client.promote(group.id, numbers)
+    else:
+        await ctx.client.demote(group.id, numbers)
+    ctx.directory.invalidate()
+    after = await ctx.client.get_group(group.id)
+    lines, ok = [], True
+    for number in numbers:
+        now = after.role_of(number)
+        if now is None:
+            ok = False
+            lines.append(f"+{number}: not a member")
+        elif (role == "admin") == (now in ("admin", "superadmin")):
+            lines.append(f"+{number}: {now}")
+        else:
+            ok = False
+            lines.append(f"+{number}: still {now} (the API did not change it)")
+    return Reply("\n".join([f"{_label(group, after)}:", *lines]), ok=ok)
+
+
+def _label(group: GroupRef, read: Group) -> str:
+    return GroupRef(group.id, read.subject or group.name).label

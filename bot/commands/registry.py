@@ -1,0 +1,88 @@
+"""Command definitions: one `CommandSpec` per command, and the help built from them.
+
+A spec says who may run the command, how many arguments it takes, whether
+its tail is free text, and which coroutine does the work. `/help`, usage
+errors, "did you mean" and Telegram's command menu are all generated from
+these, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.commands.types import Reply, Rights
+
+if TYPE_CHECKING:
+    from bot.commands.context import Confirmation, Context
+
+Handler = Callable[["Context", list[str]], Awaitable["Reply | Confirmation"]]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    usage: str  # arguments only, e.g. "<group> <number…>"
+    summary: str
+    rights: Rights
+    handler: Handler
+    min_args: int = 0
+    max_args: int | None = 0  # None: any number
+    free_text_after: int | None = None  # words before a free-text tail
+    example: str = ""
+
+    @property
+    def usage_line(self) -> str:
+        return f"/{self.name} {self.usage}".rstrip()
+
+    def arity_problem(self, args: list[str]) -> str | None:
+        if len(args) < self.min_args:
+            return "missing arguments"
+        if self.max_args is not None and len(args) > self.max_args:
+            return "too many arguments"
+        return None
+
+
+class Registry:
+    """All commands by name, in the order they were added."""
+
+    def __init__(self, specs: Iterable[CommandSpec]) -> None:
+        self._specs: dict[str, CommandSpec] = {}
+        for spec in specs:
+            if spec.name in self._specs:
+                raise ValueError(f"command /{spec.name} defined twice")
+            self._specs[spec.name] = spec
+
+    def get(self, name: str) -> CommandSpec | None:
+        return self._specs.get(name.lower().lstrip("/"))
+
+    def allowed(self, rights: Rights) -> list[CommandSpec]:
+        return [spec for spec in self._specs.values() if rights >= spec.rights]
+
+    def suggest(self, name: str, rights: Rights) -> list[str]:
+        names = [spec.name for spec in self.allowed(rights)]
+        return difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.6)
+
+    def unknown_text(self, name: str, rights: Rights) -> str:
+        suggestions = self.suggest(name, rights)
+        if suggestions:
+            options = " or ".join(f"/{s}" for s in suggestions)
+            return f"Unknown command /{name}. Did you mean {options}?"
+        return f"Unknown command /{name}. Type /help for the list."
+
+    def help_text(self, rights: Rights) -> str:
+        lines = ["Commands you can use:"]
+        for spec in self.allowed(rights):
+            lines.append(f"{spec.usage_line} — {spec.summary}")
+        lines.append("Type /help <command> for details.")
+        return "\n".join(lines)
+
+    def command_help(self, spec: CommandSpec) -> str:
+        lines = [f"Usage: {spec.usage_line}", spec.summary]
+        if spec.example:
+            lines.append(f"Example: {spec.example}")
+        if spec.rights >= Rights.ADMIN:
+            lines.append("Needs admin rights.")
+        return "\n".join(lines)

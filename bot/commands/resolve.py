@@ -1,0 +1,157 @@
+"""From the words admins type to group ids: `<group>` and `<target>` (SPEC section 4).
+
+Precedence when words clash: group id, alias, target name, group name. A
+name matches case-insensitively, exactly first, then as a unique substring.
+Names need the group list, which is slow upstream and rate limited, so it is
+cached for at most `ttl` seconds and dropped whenever the bot itself changes
+a group (`invalidate`). `/groups` asks for a fresh list.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from bot.whatsapp.client import WhatsAppClient
+from bot.whatsapp.identifiers import GROUP_ID_PATTERN
+from bot.whatsapp.models import GroupSummary
+
+ALL = "all"
+_MAX_CANDIDATES = 8
+
+
+class ResolveError(LookupError):
+    """A word that names no group, or more than one."""
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    """A resolved group: its id and the best name we know for it."""
+
+    id: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.id})" if self.name and self.name != self.id else self.id
+
+
+class GroupDirectory:
+    """Resolves `<group>` and `<target>` words against aliases, targets and the API."""
+
+    def __init__(
+        self,
+        client: WhatsAppClient,
+        *,
+        config_aliases: Mapping[str, str],
+        targets: Mapping[str, list[str]],
+        runtime_aliases: Callable[[], Mapping[str, str]],
+        ttl: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._config_aliases = dict(config_aliases)
+        self._targets = {name: list(members) for name, members in targets.items()}
+        self._runtime_aliases = runtime_aliases
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._cached: list[GroupSummary] | None = None
+        self._cached_at = 0.0
+
+    # -- the group list -------------------------------------------------------
+
+    async def groups(self, *, fresh: bool = False) -> list[GroupSummary]:
+        now = self._monotonic()
+        if fresh or self._cached is None or now - self._cached_at > self._ttl:
+            self._cached = await self._client.list_groups()
+            self._cached_at = self._monotonic()
+        return self._cached
+
+    def invalidate(self) -> None:
+        """Forget the cached list (call after any change the bot makes)."""
+        self._cached = None
+
+    # -- names ----------------------------------------------------------------
+
+    def aliases(self) -> dict[str, str]:
+        """Config aliases win over runtime ones of the same name."""
+        return {**self._runtime_aliases(), **self._config_aliases}
+
+    @property
+    def config_aliases(self) -> dict[str, str]:
+        return dict(self._config_aliases)
+
+    @property
+    def targets(self) -> dict[str, list[str]]:
+        return {name: list(members) for name, members in self._targets.items()}
+
+    async def name_of(self, group_id: str) -> str:
+        """The group's name from the (cached) list; the id when unknown."""
+        try:
+            groups = await self.groups()
+        except Exception:  # a name is a nicety: never fail an operation for it
+            return group_id
+        return next((g.name for g in groups if g.id == group_id and g.name), group_id)
+
+    # -- resolution -------------------------------------------------------------
+
+    async def resolve_group(self, word: str) -> GroupRef:
+        """One group for `word`, or ResolveError listing candidates."""
+        text = word.strip()
+        if not text:
+            raise ResolveError("Give a group: an id, an alias or a name.")
+        direct = self._direct_id(text)
+        if direct is not None:
+            return GroupRef(direct, await self.name_of(direct))
+        aliases = self.aliases()
+        if text.lower() in aliases:
+            group_id = aliases[text.lower()]
+            return GroupRef(group_id, await self.name_of(group_id))
+        if text.lower() in self._targets or text.lower() == ALL:
+            raise ResolveError(f"'{text}' names a list of groups; this command takes one group.")
+        return await self._by_name(text)
+
+    async def resolve_target(self, word: str) -> list[GroupRef]:
+        """The groups of a `<target>`: a group, a [targets] name, or `all`."""
+        text = word.strip().lower()
+        if text == ALL:
+            return [GroupRef(g.id, g.name) for g in await self.groups()]
+        direct = self._direct_id(word.strip())
+        if direct is None and text not in self.aliases() and text in self._targets:
+            refs: dict[str, GroupRef] = {}
+            for member in self._targets[text]:
+                ref = await self.resolve_group(member)
+                refs.setdefault(ref.id, ref)
+            return list(refs.values())
+        return [await self.resolve_group(word)]
+
+    @staticmethod
+    def _direct_id(text: str) -> str | None:
+        if GROUP_ID_PATTERN.fullmatch(text):
+            return text
+        if text.isdigit() and len(text) >= 10:
+            return f"{text}@g.us"
+        return None
+
+    async def _by_name(self, text: str) -> GroupRef:
+        groups = await self.groups()
+        needle = text.casefold()
+        exact = [g for g in groups if g.name.casefold() == needle]
+        found = exact or [g for g in groups if needle in g.name.casefold()]
+        if len(found) == 1:
+            return GroupRef(found[0].id, found[0].name)
+        if found:
+            listed = "; ".join(GroupRef(g.id, g.name).label for g in found[:_MAX_CANDIDATES])
+            more = (
+                f" and {len(found) - _MAX_CANDIDATES} more" if len(found) > _MAX_CANDIDATES else ""
+            )
+            raise ResolveError(
+                f"'{text}' matches {len(found)} groups: {listed}{more}. "
+                "Use the id or an alias, or more of the name."
+            )
+        names = [g.name for g in groups if g.name]
+        close = difflib.get_close_matches(text, names, n=_MAX_CANDIDATES, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else " See /groups or /aliases."
+        raise ResolveError(f"No group, alias or target called '{text}'.{hint}")
