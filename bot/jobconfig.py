@@ -1,0 +1,220 @@
+"""What a job definition is: one ``[[jobs]]`` entry, or a job made by ``/schedule``.
+
+:class:`JobConfig` validates a job's own keys (name, kind, exactly one
+schedule, zone, targets, text placeholders, durations, the rules between its
+keys) and reports every problem at once as pydantic errors. Checks that need
+the rest of the configuration (targets naming aliases, duplicate names, the
+scheduler's default zone) live in :mod:`bot.config`.
+
+The ``text`` placeholders (``{group}``, ``{date}``, ``{time}``, ``{weekday}``)
+are rendered by :func:`render_text`, the same function validation runs on
+sample values, so a text that validates also renders.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from bot.durations import parse_duration
+from jobs.schedule import CronSchedule, load_zone, parse_at
+
+__all__ = ["NAME", "PLACEHOLDERS", "Duration", "JobConfig", "render_text"]
+
+PLACEHOLDERS = ("group", "date", "time", "weekday")
+NAME = re.compile(r"^[a-z0-9_-]+$")
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class _Moment:
+    """A datetime placeholder value: plain ``{date}``/``{time}`` get a short default."""
+
+    def __init__(self, when: datetime, default: str) -> None:
+        self.when, self.default = when, default
+
+    def __format__(self, spec: str) -> str:
+        return self.when.strftime(spec or self.default)
+
+
+def render_text(text: str, *, group: str, when: datetime) -> str:
+    """Fill a broadcast text: ``{group}`` name, ``{date}``/``{time}`` of ``when``, ``{weekday}``.
+
+    Without a format spec ``{date}`` is ``2026-12-01``, ``{time}`` is ``09:00``
+    and ``{weekday}`` the English day name; ``{date:%d/%m}`` and the like use
+    strftime, ``{group:>20}`` the usual string specs. ``when`` should be the
+    run's scheduled time in the job's zone.
+    """
+    return text.format(
+        group=group,
+        date=_Moment(when, "%Y-%m-%d"),
+        time=_Moment(when, "%H:%M"),
+        weekday=_WEEKDAY_NAMES[when.weekday()],
+    )
+
+
+def _check_text(text: str) -> None:
+    try:
+        fields = [
+            (f, spec, conv) for _, f, spec, conv in string.Formatter().parse(text) if f is not None
+        ]
+    except ValueError as exc:
+        raise ValueError(
+            f"cannot read the placeholders ({exc}); write {{{{ and }}}} for braces"
+        ) from None
+    unknown = [f"{{{field}}}" for field, _, _ in fields if field not in PLACEHOLDERS]
+    if unknown:
+        allowed = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+        raise ValueError(f"unknown placeholder {', '.join(unknown)}: use {allowed}")
+    sample = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    for field, spec, conversion in fields:
+        shown = f"{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+        if conversion or "{" in (spec or ""):
+            raise ValueError(f"placeholder {shown}: only a format spec may follow the name")
+        try:
+            render_text(shown, group="Sales Team", when=sample)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"placeholder {shown}: {exc}") from None
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, str):
+        value = parse_duration(value)
+    if not isinstance(value, timedelta):
+        raise ValueError(f'expected a duration such as "15m" or "1h30m", got {value!r}')
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else check(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class JobConfig(BaseModel):
+    """One scheduled job (``[[jobs]]`` or ``/schedule``); durations are timedeltas."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    name: str
+    kind: Literal["broadcast", "invite_reset"]
+    cron: str | None = None
+    every: Annotated[timedelta | None, BeforeValidator(_optional(_duration))] = None
+    at: Annotated[datetime | None, BeforeValidator(_optional(parse_at))] = None
+    timezone: str = "UTC"
+    targets: list[str]
+    text: str | None = None
+    pin: bool = False
+    gap: Duration = timedelta(0)
+    jitter: Duration = timedelta(0)
+    catch_up: Literal["once", "skip"] = "once"
+    catch_up_window: Duration = timedelta(hours=6)
+    overlap: Literal["skip", "queue"] = "skip"
+    notify: Literal["always", "failures", "never"] = "always"
+    announce: bool = True
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not NAME.fullmatch(value):
+            raise ValueError(f"{value!r}: use only a-z, 0-9, '-' and '_' (e.g. morning-sales)")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        schedule = CronSchedule(value, load_zone("UTC"))
+        if schedule.next_after(datetime.now(UTC)) is None:
+            raise ValueError(f"cron {schedule.expression!r} never matches a date")
+        return schedule.expression
+
+    @field_validator("every")
+    @classmethod
+    def _check_every(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be more than 0 (e.g. 15m)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        load_zone(value.strip())
+        return value.strip()
+
+    @field_validator("targets")
+    @classmethod
+    def _check_targets(cls, value: list[str]) -> list[str]:
+        cleaned = [target.strip() for target in value]
+        if not cleaned or not all(cleaned):
+            raise ValueError('list aliases, group ids, target names or "all" (none may be empty)')
+        return cleaned
+
+    @field_validator("text")
+    @classmethod
+    def _check_text(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not value.strip():
+                raise ValueError("must not be empty")
+            _check_text(value)
+        return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check_whole_job(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        rules = _job_rules(data) if isinstance(data, Mapping) else []
+        if not rules:
+            return handler(data)
+        line_errors: list[InitErrorDetails] = []
+        try:
+            handler(data)
+        except ValidationError as exc:
+            line_errors.extend(
+                _as_line_error(err["loc"], err["msg"], err["input"], err["type"])
+                for err in exc.errors()
+            )
+        line_errors.extend(_as_line_error(loc, reason, data, "job_rule") for loc, reason in rules)
+        raise ValidationError.from_exception_data(cls.__name__, line_errors)
+
+
+def _as_line_error(
+    loc: tuple[str | int, ...], reason: str, value: Any, kind: str
+) -> InitErrorDetails:
+    error = PydanticCustomError(kind, "{reason}", {"reason": reason})
+    return InitErrorDetails(type=error, loc=loc, input=value)
+
+
+def _job_rules(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Rules between a job's own keys, checked on the raw input (next to the field checks)."""
+    rules: list[tuple[tuple[str | int, ...], str]] = []
+    schedules = [key for key in ("cron", "every", "at") if data.get(key) is not None]
+    if not schedules:
+        rules.append(((), "needs a schedule: set one of cron, every or at"))
+    elif len(schedules) > 1:
+        rules.append(((), f"set only one of cron, every, at (found {' and '.join(schedules)})"))
+    kind = data.get("kind")
+    if kind == "broadcast" and data.get("text") is None:
+        rules.append((("text",), "required for kind 'broadcast'"))
+    if kind == "invite_reset" and data.get("text") is not None:
+        rules.append((("text",), "not allowed for kind 'invite_reset' (it sends no text)"))
+    if kind == "invite_reset" and data.get("pin") is True:
+        rules.append((("pin",), "only for kind 'broadcast' (an invite reset sends nothing to pin)"))
+    return rules

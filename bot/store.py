@@ -1,0 +1,294 @@
+"""The SQLite store (sqlite-utils): audit log, runtime aliases, invite links, last sends.
+
+One :class:`Store` owns one connection and is used from the asyncio bot's
+event loop thread: writes are sub-millisecond with WAL, so there is no thread
+pool (the connection refuses other threads). File databases get their parent
+directories created and run in WAL mode.
+
+The schema is built by :data:`MIGRATIONS` (``sqlite_utils.Migrations``), one
+migration per schema version, applied on open; a later version adds its
+tables by appending a migration, never by editing an applied one.
+
+Timestamps are ISO 8601 UTC text with microseconds
+(``2026-12-01T12:00:00.000000+00:00``), taken from the store's ``clock`` so
+tests control them. Nothing secret is ever stored: the store is never given
+the API key or the bot token, and no column is meant for one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from sqlite_utils import Database, Migrations
+
+__all__ = ["MIGRATIONS", "AuditEntry", "InviteLinkSeen", "Store"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+MIGRATIONS = Migrations("grouppilot")
+
+
+@MIGRATIONS(name="0001_initial")
+def _schema_v1(db: Database) -> None:
+    """Audit log, runtime aliases, invite links seen, last message sent per group."""
+    statements = (
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            chat TEXT NOT NULL,
+            who TEXT NOT NULL,
+            command TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        ) STRICT""",
+        """CREATE TABLE aliases (
+            name TEXT PRIMARY KEY NOT NULL,
+            group_id TEXT NOT NULL,
+            set_by TEXT NOT NULL,
+            set_at TEXT NOT NULL
+        ) STRICT""",
+        """CREATE TABLE invite_links (
+            id INTEGER PRIMARY KEY,
+            group_id TEXT NOT NULL,
+            link TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        ) STRICT""",
+        "CREATE INDEX invite_links_by_group ON invite_links (group_id, id)",
+        """CREATE TABLE last_sent (
+            group_id TEXT PRIMARY KEY NOT NULL,
+            message_id TEXT NOT NULL,
+            sent_at TEXT NOT NULL
+        ) STRICT""",
+    )
+    for statement in statements:
+        db.execute(statement)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audited command: when (UTC), where (chat), who, the command as typed, the outcome."""
+
+    at: datetime
+    chat: str
+    who: str
+    command: str
+    outcome: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InviteLinkSeen:
+    """An invite link of a group, and when it was first and last seen (UTC)."""
+
+    group_id: str
+    link: str
+    first_seen: datetime
+    last_seen: datetime
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _from_text(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _required(value: str, what: str) -> str:
+    if not value.strip():
+        raise ValueError(f"{what} must not be empty")
+    return value
+
+
+class Store:
+    """The bot's SQLite database; open with a path, or :meth:`memory` for tests."""
+
+    def __init__(self, path: str | os.PathLike[str], *, clock: Clock = _utc_now) -> None:
+        """Open (creating it and its parent directories if needed) and migrate ``path``.
+
+        ``":memory:"`` gives an in-memory database, like :meth:`memory`.
+        """
+        self._clock = clock
+        if os.fspath(path) == ":memory:":
+            self.path: Path | None = None
+            self._db = Database(memory=True, execute_plugins=False)
+        else:
+            self.path = Path(path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = Database(self.path, execute_plugins=False)
+        try:
+            self._db.execute("PRAGMA foreign_keys = ON")
+            if self.path is not None:
+                self._db.enable_wal()  # outside any transaction, before the migrations
+                if self._db.journal_mode != "wal":
+                    log.warning("%s: WAL mode is not available here", self.path)
+            MIGRATIONS.apply(self._db)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @classmethod
+    def memory(cls, *, clock: Clock = _utc_now) -> Self:
+        """A fresh in-memory store (gone when closed)."""
+        return cls(":memory:", clock=clock)
+
+    @property
+    def db(self) -> Database:
+        """The sqlite-utils database, for the store's own modules and for tests."""
+        return self._db
+
+    def applied_migrations(self) -> list[str]:
+        """Names of the schema migrations applied to this database, oldest first."""
+        return [migration.name for migration in MIGRATIONS.applied(self._db)]
+
+    def close(self) -> None:
+        """Close the connection (safe to call twice)."""
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path) if self.path else ':memory:'!r})"
+
+    def _now(self) -> str:
+        now = self._clock()
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError(f"the store's clock returned a naive datetime ({now!r})")
+        return now.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        return list(self._db.query(sql, params))
+
+    # -- audit log (SPEC section 4) --------------------------------------------
+
+    def audit(self, *, chat: str, who: str, command: str, outcome: str, detail: str = "") -> None:
+        """Record one command, allowed or refused; ``command`` is kept exactly as typed."""
+        self._db.execute(
+            "INSERT INTO audit_log (at, chat, who, command, outcome, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (self._now(), chat, who, command, outcome, detail),
+        )
+
+    def recent_audit(self, limit: int) -> list[AuditEntry]:
+        """The last ``limit`` entries, the most recently recorded first."""
+        if limit < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        rows = self._rows(
+            "SELECT at, chat, who, command, outcome, detail FROM audit_log"
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [AuditEntry(**{**row, "at": _from_text(row["at"])}) for row in rows]
+
+    # -- runtime aliases (/alias, /unalias) -------------------------------------
+
+    def set_alias(self, name: str, group_id: str, *, by: str) -> None:
+        """Create or replace the runtime alias ``name`` (``by``: who set it)."""
+        _required(name, "alias name")
+        _required(group_id, "group id")
+        self._db.execute(
+            "INSERT INTO aliases (name, group_id, set_by, set_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET group_id = excluded.group_id,"
+            " set_by = excluded.set_by, set_at = excluded.set_at",
+            (name, group_id, by, self._now()),
+        )
+
+    def remove_alias(self, name: str) -> bool:
+        """Delete the runtime alias ``name``; False when there was none."""
+        cursor = self._db.execute("DELETE FROM aliases WHERE name = ?", (name,))
+        return cursor.rowcount > 0
+
+    def aliases(self) -> dict[str, str]:
+        """Every runtime alias, ``name -> group id``, sorted by name."""
+        rows = self._rows("SELECT name, group_id FROM aliases ORDER BY name")
+        return {row["name"]: row["group_id"] for row in rows}
+
+    # -- invite links seen ----------------------------------------------------
+
+    def record_invite_link(self, group_id: str, link: str) -> None:
+        """Note that ``link`` is the group's invite link now.
+
+        A link different from the group's latest starts a new history row; the
+        same link seen again only moves that row's ``last_seen``.
+        """
+        _required(group_id, "group id")
+        _required(link, "invite link")
+        now = self._now()
+        with self._db.atomic():
+            latest = self._rows(
+                "SELECT id, link FROM invite_links WHERE group_id = ? ORDER BY id DESC LIMIT 1",
+                (group_id,),
+            )
+            if latest and latest[0]["link"] == link:
+                self._db.execute(
+                    "UPDATE invite_links SET last_seen = ? WHERE id = ?", (now, latest[0]["id"])
+                )
+            else:
+                self._db.execute(
+                    "INSERT INTO invite_links (group_id, link, first_seen, last_seen)"
+                    " VALUES (?, ?, ?, ?)",
+                    (group_id, link, now, now),
+                )
+
+    def last_invite_link(self, group_id: str) -> str | None:
+        """The group's most recently seen invite link, or None."""
+        history = self.invite_link_history(group_id, limit=1)
+        return history[0].link if history else None
+
+    def invite_link_history(
+        self, group_id: str, *, limit: int | None = None
+    ) -> list[InviteLinkSeen]:
+        """The group's invite links, newest first (at most ``limit``)."""
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        rows = self._rows(
+            "SELECT group_id, link, first_seen, last_seen FROM invite_links"
+            " WHERE group_id = ? ORDER BY id DESC LIMIT ?",
+            (group_id, -1 if limit is None else limit),
+        )
+        return [
+            InviteLinkSeen(
+                group_id=row["group_id"],
+                link=row["link"],
+                first_seen=_from_text(row["first_seen"]),
+                last_seen=_from_text(row["last_seen"]),
+            )
+            for row in rows
+        ]
+
+    # -- last message this bot sent per group (/pin <group> last) ------------------
+
+    def record_sent(self, group_id: str, message_id: str) -> None:
+        """Remember ``message_id`` (the id the API returned) as the group's last send."""
+        _required(group_id, "group id")
+        _required(message_id, "message id")
+        self._db.execute(
+            "INSERT INTO last_sent (group_id, message_id, sent_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (group_id) DO UPDATE SET message_id = excluded.message_id,"
+            " sent_at = excluded.sent_at",
+            (group_id, message_id, self._now()),
+        )
+
+    def last_sent(self, group_id: str) -> str | None:
+        """The id of the last message this bot sent to the group, or None."""
+        rows = self._rows("SELECT message_id FROM last_sent WHERE group_id = ?", (group_id,))
+        return str(rows[0]["message_id"]) if rows else None
