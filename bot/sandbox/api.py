@@ -25,10 +25,10 @@ from bot.sandbox.state import (
     Sandbox,
     iso_timestamp,
 )
+from bot.whatsapp.identifiers import GROUP_ID_PATTERN
 
 JSON_TYPE: Final = "application/json"
 INVALID_JSON_BODY: Final = b"<html>upstream exploded</html>"
-GROUP_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]+@g\.us$")
 NUMBER_RE: Final = re.compile(r"^[1-9][0-9]{7,14}$")
 MAX_NUMBERS: Final = 1024
 MAX_SUBJECT: Final = 100
@@ -229,7 +229,7 @@ def _invalid(message: str) -> ApiError:
 
 
 def _group_id(value: Any) -> str:
-    if not isinstance(value, str) or not GROUP_ID_RE.fullmatch(value):
+    if not isinstance(value, str) or not GROUP_ID_PATTERN.fullmatch(value):
         raise ApiError(400, "INVALID_GROUP_ID", f"Invalid group id: {value!r}")
     return value
 
