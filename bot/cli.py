@@ -1,18 +1,38 @@
 """The `grouppilot` command line: run, check, exec, sandbox (SPEC section 3).
 
-Exit codes: 0 success, 1 a command failed or was refused, 2 a config error.
+Exit codes: 0 success, 1 a command failed or was refused (or another instance
+runs), 2 a config error. Logs go to stderr; stdout carries only what the user
+asked for (check's table, the console, exec's reply).
+
+- ``run`` takes the single-instance lock on the storage (`bot.lock`), builds
+  the `Runtime` and serves the console (no Telegram token) or just waits
+  (``--no-console``) until EOF, SIGINT or SIGTERM. A first signal stops
+  cleanly (a command in flight finishes); a second one stops at once.
+- ``exec`` runs one command as the local operator and exits. It does not take
+  the lock: it is a one-shot helper meant to work beside a running bot (both
+  processes share the SQLite file; the in-process sandbox is its own).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_config
+
+if TYPE_CHECKING:
+    from bot.commands.types import Pending, Principal, Reply
+    from bot.console import CommandRunner
+
+log = logging.getLogger("grouppilot")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -24,6 +44,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"grouppilot {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the bot (Telegram or console, and the scheduler)")
+    _add_config_option(run)
+    run.add_argument(
+        "--no-console",
+        action="store_true",
+        help="no console on stdin: run until SIGTERM/SIGINT (services without Telegram)",
+    )
+
+    exec_ = commands.add_parser(
+        "exec", help="run one admin command as the local operator and print the reply"
+    )
+    _add_config_option(exec_)
+    exec_.add_argument(
+        "--yes", action="store_true", help="confirm a command that asks for confirmation"
+    )
+    exec_.add_argument("text", metavar="COMMAND", help='the command, quoted: "/groups sales"')
 
     check = commands.add_parser("check", help="validate the config and show the next job runs")
     _add_config_option(check)
@@ -68,6 +105,135 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run(args: argparse.Namespace) -> int:
+    from bot.lock import AlreadyRunning, InstanceLock
+
+    settings = load_or_report(args.config)
+    if settings is None:
+        return EXIT_CONFIG
+    if settings.telegram.enabled:
+        print(
+            "grouppilot: telegram.token is set, but the Telegram front end is not available "
+            "in this version yet.\nUnset the token (and GROUPPILOT_TELEGRAM__TOKEN) to run "
+            "with the console, or with --no-console for no front end at all.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    lock = InstanceLock(settings.storage.path)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"grouppilot: cannot create the lock file {lock.path}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        return asyncio.run(_serve(settings, console=not args.no_console))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        log.warning("stopped before a clean shutdown")
+        return EXIT_FAILED
+    finally:
+        lock.release()
+
+
+async def _serve(settings: Settings, *, console: bool) -> int:
+    from bot.console import Console
+    from bot.runtime import Runtime
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    main = asyncio.current_task()
+
+    def on_signal(signum: signal.Signals) -> None:
+        if stop.is_set():
+            log.warning("%s again: stopping now", signum.name)
+            if main is not None:
+                main.cancel()
+            return
+        log.info("%s: stopping (send it again to stop at once)", signum.name)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        async with Runtime(settings) as runtime:
+            log.info(
+                "grouppilot %s started: %s, storage %s, %s",
+                __version__,
+                runtime.mode,
+                settings.storage.path,
+                "console on stdin" if console else "no console",
+            )
+            if console:
+                await Console(runtime.commands).run(stop)
+                if not stop.is_set():
+                    log.info("end of console input: stopping")
+            else:
+                await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    log.info("stopped")
+    return EXIT_OK
+
+
+def _exec(args: argparse.Namespace) -> int:
+    settings = load_or_report(args.config)
+    if settings is None:
+        return EXIT_CONFIG
+    try:
+        return asyncio.run(_exec_once(settings, args.text, yes=args.yes))
+    except KeyboardInterrupt:
+        print("grouppilot: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+
+
+async def _exec_once(settings: Settings, text: str, *, yes: bool) -> int:
+    from bot.commands.types import Pending, Principal
+    from bot.runtime import Runtime
+
+    principal = Principal.local_operator("exec")
+    async with Runtime(settings) as runtime:
+        outcome = await runtime.commands.execute(text, principal)
+        declined = False
+        if isinstance(outcome, Pending):
+            outcome, declined = await _settle(runtime.commands, outcome, principal, yes=yes)
+        if not outcome.silent:
+            print(outcome.text, flush=True)
+    return EXIT_OK if outcome.ok and not declined else EXIT_FAILED
+
+
+async def _settle(
+    commands: CommandRunner, pending: Pending, principal: Principal, *, yes: bool
+) -> tuple[Reply, bool]:
+    """Confirm or cancel `pending`; the final reply and whether it was declined.
+
+    The question and the ``Confirm? [y/N]`` prompt go to stderr (as ``rm -i``
+    does), so stdout holds only the reply.
+    """
+    from bot.console import CONFIRM_PROMPT, LineReader, is_yes
+
+    print(pending.question, file=sys.stderr, flush=True)
+    if yes:
+        return await commands.confirm(pending.token, principal), False
+    if not os.isatty(0):
+        print(
+            f"grouppilot: not confirmed: {pending.command!r} needs confirmation and stdin "
+            "is not a terminal; pass --yes to confirm it.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return await commands.cancel(pending.token, principal), True
+    print(CONFIRM_PROMPT, end="", file=sys.stderr, flush=True)
+    answer = await LineReader(0).readline()
+    if answer is None:
+        print(file=sys.stderr, flush=True)
+    if is_yes(answer):
+        return await commands.confirm(pending.token, principal), False
+    return await commands.cancel(pending.token, principal), True
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox import serve_forever
 
@@ -83,12 +249,15 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # exec is a scripting helper: only warnings and errors on its stderr.
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING if args.command == "exec" else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     # httpx logs request URLs at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    handlers = {"check": _check, "sandbox": _sandbox}
+    handlers = {"run": _run, "exec": _exec, "check": _check, "sandbox": _sandbox}
     return handlers[args.command](args)
 
 

@@ -1,0 +1,92 @@
+"""The bot's parts, wired in one place from the settings.
+
+`Runtime(settings)` holds what every front end shares:
+
+- ``store``: the SQLite store at ``storage.path``;
+- ``client``: the one WhatsApp client (its rate and concurrency caps hold for
+  commands and jobs alike); with ``pilot.base_url = "sandbox"`` it talks to an
+  in-process `Sandbox` (``sandbox``), otherwise to the live API;
+- ``commands``: the `CommandLayer` over both.
+
+Use it as an async context manager: leaving it closes everything, in the
+reverse order of opening. Later parts (the Telegram front end, the scheduler)
+are built here too and register their shutdown with `on_close`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Self
+
+from bot.commands.layer import CommandLayer
+from bot.config import Settings
+from bot.sandbox import Sandbox
+from bot.store import Store
+from bot.whatsapp.client import WhatsAppClient, client_from_settings
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Store, WhatsApp client and command layer built from one `Settings`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sandbox: Sandbox | None = None,
+        store: Store | None = None,
+    ) -> None:
+        """Open the store and build the client and the command layer.
+
+        `sandbox` replaces the fresh in-process emulator (sandbox mode only);
+        a given `store` is used as is and not closed by this runtime.
+        """
+        self.settings = settings
+        self._exits = AsyncExitStack()
+        self.sandbox: Sandbox | None = None
+        if settings.pilot.is_sandbox:
+            self.sandbox = sandbox if sandbox is not None else Sandbox()
+        owned_store = store is None
+        self.store = store if store is not None else Store(settings.storage.path)
+        try:
+            self.client: WhatsAppClient = client_from_settings(settings.pilot, sandbox=self.sandbox)
+            self.commands = CommandLayer(settings=settings, client=self.client, store=self.store)
+        except BaseException:
+            # Nothing has used the client yet: only the store holds a resource.
+            if owned_store:
+                self.store.close()
+            raise
+        if owned_store:
+            self._exits.callback(self.store.close)
+        self._exits.push_async_callback(self.client.aclose)
+
+    @property
+    def mode(self) -> str:
+        """``sandbox (in process)`` or ``live <base url>`` (never a secret)."""
+        pilot = self.settings.pilot
+        return "sandbox (in process)" if pilot.is_sandbox else f"live {pilot.base_url}"
+
+    def on_close(self, callback: Callable[[], Awaitable[object]]) -> None:
+        """Run `callback` when the runtime closes (last registered, first run)."""
+        self._exits.push_async_callback(callback)
+
+    async def aclose(self) -> None:
+        """Close everything (idempotent)."""
+        await self._exits.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
