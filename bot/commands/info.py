@@ -19,8 +19,10 @@ async def help_command(ctx: Context, args: list[str]) -> Reply:
     if not args:
         return Reply(ctx.registry.help_text(rights))
     spec = ctx.registry.get(args[0])
-    if spec is None or rights < spec.rights:
+    if spec is None:
         return Reply.failed(ctx.registry.unknown_text(args[0].lstrip("/"), rights))
+    if rights < spec.rights:
+        return Reply(f"/{spec.name} needs admin rights; you have read-only access.")
     return Reply(ctx.registry.command_help(spec))
 
 

@@ -82,6 +82,8 @@ class CommandLayer:
 
     async def execute(self, text: str, principal: Principal) -> Outcome:
         """Run one command typed by `principal`."""
+        if principal.rights <= Rights.NONE:
+            return self._finish(principal, text, Reply.nothing(), "denied: no rights")
         try:
             line = split_command(text)
         except ParseError as exc:
@@ -92,8 +94,6 @@ class CommandLayer:
             and (line.addressed_to.lower() != self.bot_username.lower())
         ):
             return Reply.nothing()  # meant for another bot in the same chat
-        if principal.rights <= Rights.NONE:
-            return self._finish(principal, text, Reply.nothing(), "denied: no rights")
         spec = self.registry.get(line.name)
         if spec is None:
             reply = Reply.failed(self.registry.unknown_text(line.name, principal.rights))

@@ -31,9 +31,14 @@ class CommandLine:
     text: str
 
 
+# Pasted text often carries no-break and other Unicode spaces, which shlex
+# does not split on; line breaks are kept (they matter in message text).
+_UNICODE_SPACES = re.compile(r"[^\S\n\r\t ]")
+
+
 def split_command(text: str) -> CommandLine:
     """Find `/name[@Bot]` at the start of `text`, or raise ParseError."""
-    stripped = text.strip()
+    stripped = _UNICODE_SPACES.sub(" ", text).strip()
     if not stripped:
         raise ParseError("Type a command, e.g. /help")
     head, *tail = stripped.split(maxsplit=1)

@@ -18,6 +18,8 @@ from bot.commands.types import Reply, Rights
 if TYPE_CHECKING:
     from bot.commands.context import Confirmation, Context
 
+_SYNONYMS = {"start": "help"}
+
 Handler = Callable[["Context", list[str]], Awaitable["Reply | Confirmation"]]
 
 
@@ -56,7 +58,9 @@ class Registry:
             self._specs[spec.name] = spec
 
     def get(self, name: str) -> CommandSpec | None:
-        return self._specs.get(name.lower().lstrip("/"))
+        key = name.lower().lstrip("/")
+        # Telegram sends /start when someone opens a private chat with the bot.
+        return self._specs.get(_SYNONYMS.get(key, key))
 
     def allowed(self, rights: Rights) -> list[CommandSpec]:
         return [spec for spec in self._specs.values() if rights >= spec.rights]
