@@ -83,9 +83,7 @@ def numbers_from_words(words: Sequence[str], default_region: str = "BR") -> list
     for word in words:
         if chunks and _NUMBER_CHARS.fullmatch(word) and not word.startswith("+"):
             joined = f"{chunks[-1]} {word}"
-            if not _is_possible(chunks[-1], default_region) or _is_possible(
-                joined, default_region
-            ):
+            if not _is_possible(chunks[-1], default_region) or _is_possible(joined, default_region):
                 chunks[-1] = joined
                 continue
         chunks.append(word)
