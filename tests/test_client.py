@@ -365,9 +365,11 @@ async def test_rate_cap_measured_at_the_server(sandbox_server) -> None:
         )
     starts = sorted(r.started for r in sandbox.requests)
     assert len(starts) == 15
-    # No one-second window holds more than 10 arrivals (5 ms allowed for loopback jitter).
+    # No one-second window holds more than 10 arrivals. The server thread stamps
+    # arrivals late when the machine is busy (GIL, 2 cores), which can bunch them
+    # by tens of ms; a burst (what the cap prevents) would bunch them by ~1 s.
     for i in range(len(starts) - 10):
-        assert starts[i + 10] - starts[i] >= 0.995
+        assert starts[i + 10] - starts[i] >= 0.9
     # ...and the cap did not slow things more than needed.
     assert starts[-1] - starts[0] < 1.5
 
