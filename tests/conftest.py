@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.commands.layer import CommandLayer
-from bot.commands.types import Principal, Rights
+from bot.commands.types import Pending, Principal, Reply, Rights
 from bot.config import Settings, load_config
 from bot.sandbox import Sandbox, SandboxServerThread
 from bot.store import Store
@@ -68,3 +68,11 @@ def layer(settings: Settings, client: WhatsAppClient, store: Store) -> CommandLa
 ADMIN = Principal(chat="telegram:-1001", who="user:1", rights=Rights.ADMIN)
 VIEWER = Principal(chat="telegram:-1001", who="user:2", rights=Rights.VIEWER)
 STRANGER = Principal(chat="telegram:777", who="user:777", rights=Rights.NONE)
+
+
+async def run_confirmed(layer: CommandLayer, text: str, principal: Principal = ADMIN) -> Reply:
+    """Run a command as `principal`, pressing Confirm when it asks."""
+    outcome = await layer.execute(text, principal)
+    if isinstance(outcome, Pending):
+        return await layer.confirm(outcome.token, principal)
+    return outcome

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import pytest
 from conftest import ADMIN, VIEWER
+from conftest import run_confirmed as run
 
 from bot.commands.layer import CommandLayer
-from bot.commands.types import Pending, Reply
+from bot.commands.types import Pending
 from bot.sandbox import Sandbox
 
 SALES = "120363123456789012@g.us"
 RIO = "120363000000000001@g.us"
-
-
-async def run(layer: CommandLayer, text: str) -> Reply:
-    outcome = await layer.execute(text, ADMIN)
-    if isinstance(outcome, Pending):
-        return await layer.confirm(outcome.token, ADMIN)
-    return outcome
 
 
 def list_calls(sandbox: Sandbox) -> int:

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import pytest
 from conftest import ADMIN
+from conftest import run_confirmed as run
 
-from bot.commands.layer import CommandLayer
-from bot.commands.types import Pending, Reply
+from bot.commands.types import Reply
 from bot.sandbox import Sandbox
 
 SALES = "120363123456789012@g.us"
-
-
-async def run(layer: CommandLayer, text: str) -> Reply:
-    outcome = await layer.execute(text, ADMIN)
-    if isinstance(outcome, Pending):
-        return await layer.confirm(outcome.token, ADMIN)
-    return outcome
 
 
 def members(sandbox: Sandbox, group_id: str = SALES) -> dict[str, str | None]:
