@@ -1,22 +1,37 @@
 """The shared caps every request goes through: requests per second and in flight.
 
-`max_rps` means "at most N request starts in any one-second window", with no
-burst above it. A token bucket (aiolimiter) lets a full bucket burst and then
-refill, which can put up to 2N starts in one second, so we keep the start
-times of the last N requests instead (a sliding-window log; N is small).
+`max_rps` means "the server sees at most N requests arrive in any one-second
+window", with no burst above it. A token bucket (aiolimiter) lets a full
+bucket burst and then refill, which can put up to 2N arrivals in one second,
+so we keep the last N requests instead. Counting their *start* times is not
+enough either: a request that was slow to leave (a new connection, a busy
+process) arrives late and bunches up with the ones after it. So a request
+holds its place in the window from its start until one window after it
+*ended*. Every arrival lies between its request's start and end, so N+1
+arrivals can never fit in one window, whatever the network does. The price:
+with latency L the sustained rate is N per (1 s + L).
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 
+class _Place:
+    """One request's place in the window: open while in flight."""
+
+    __slots__ = ("ended",)
+
+    def __init__(self) -> None:
+        self.ended: float | None = None
+
+
 class SlidingWindowLimiter:
-    """Admit at most `limit` starts in any `window` seconds."""
+    """At most `limit` requests in any `window` seconds, from start to end."""
 
     def __init__(
         self,
@@ -27,27 +42,44 @@ class SlidingWindowLimiter:
     ) -> None:
         if limit <= 0:
             raise ValueError("limit must be positive")
-        # A fractional max_rps (0.5) becomes one start per 2 s.
+        # A fractional max_rps (0.5) becomes one request per 2 s.
         if limit < 1:
             window, limit = window / limit, 1
         self._limit = int(limit)
         self._window = window
         self._clock = clock
-        self._starts: collections.deque[float] = collections.deque()
+        self._places: list[_Place] = []
         self._lock = asyncio.Lock()
+        self._ended = asyncio.Event()
 
-    async def acquire(self) -> None:
-        """Wait until one more start fits in the window, then record it."""
-        # The lock hands out slots in arrival order (asyncio.Lock is FIFO).
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        """Wait for a place in the window; keep it while the request runs."""
+        place = await self._take()
+        try:
+            yield
+        finally:
+            place.ended = self._clock()
+            self._ended.set()
+
+    async def _take(self) -> _Place:
+        # The lock hands out places in arrival order (asyncio.Lock is FIFO).
         async with self._lock:
             while True:
                 now = self._clock()
-                while self._starts and now - self._starts[0] >= self._window:
-                    self._starts.popleft()
-                if len(self._starts) < self._limit:
-                    self._starts.append(now)
-                    return
-                await asyncio.sleep(self._window - (now - self._starts[0]))
+                self._places = [
+                    p for p in self._places if p.ended is None or now - p.ended < self._window
+                ]
+                if len(self._places) < self._limit:
+                    place = _Place()
+                    self._places.append(place)
+                    return place
+                ends = [p.ended for p in self._places if p.ended is not None]
+                wait = self._window - (now - min(ends)) if ends else None
+                self._ended.clear()
+                # Woken when a place frees up by age, or a request ends.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ended.wait(), timeout=wait)
 
 
 class RequestGate:
@@ -56,13 +88,11 @@ class RequestGate:
     def __init__(self, *, max_rps: float, concurrency: int) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        # 2% margin: jitter on the way can bunch starts that left 1.000 s apart.
-        self._rate = SlidingWindowLimiter(max_rps, window=1.02)
+        self._rate = SlidingWindowLimiter(max_rps)
         self._slots = asyncio.Semaphore(concurrency)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Hold one in-flight slot; the rate cap is taken once the slot is ours."""
-        async with self._slots:
-            await self._rate.acquire()
+        """Hold one in-flight slot and one place in the rate window."""
+        async with self._slots, self._rate.hold():
             yield
