@@ -210,17 +210,6 @@ def test_no_console_ignores_stdin_and_waits_for_sigterm(tmp_path: Path) -> None:
     assert PROMPT not in bot.out
 
 
-def test_telegram_token_is_refused_until_the_front_end_exists(tmp_path: Path) -> None:
-    secret = "123456:VERY-SECRET-TOKEN"
-    result = run_console(
-        write_config(tmp_path), "", env=clean_env(GROUPPILOT_TELEGRAM__TOKEN=secret)
-    )
-    assert result.returncode == 1
-    assert "Telegram front end is not available" in result.stderr
-    assert secret not in result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-
-
 def test_config_error_exits_2(tmp_path: Path) -> None:
     result = run_console(tmp_path / "missing.toml", "")
     assert result.returncode == 2

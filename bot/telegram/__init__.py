@@ -1,0 +1,16 @@
+"""The Telegram front end of `grouppilot run` (python-telegram-bot 22.x, polling).
+
+A thin adapter over the command layer (SPEC sections 3-5):
+
+- `frontend`: `TelegramFrontEnd`, the Application wired in one place, its
+  start/stop inside the caller's event loop, and `notify` for job reports;
+- `principals`: SPEC section 5 rights from a message or a button press;
+- `handlers`: commands, Confirm/Cancel presses, membership changes;
+- `errors`: the one error handler (409 Conflict, Forbidden, incidents);
+- `replies`: escaped HTML, splitting below 4096 characters, the buttons;
+- `redact`: the bot token never reaches a log line or a message.
+"""
+
+from bot.telegram.frontend import ALLOWED_UPDATES, TelegramFrontEnd, TelegramStartError
+
+__all__ = ["ALLOWED_UPDATES", "TelegramFrontEnd", "TelegramStartError"]

@@ -1,0 +1,253 @@
+"""The Telegram front end: a python-telegram-bot Application, wired in one place.
+
+`TelegramFrontEnd(settings.telegram, runtime.commands)` builds the
+`Application` (token; ``api_base_url`` as the builder's ``base_url`` for a
+self-hosted Bot API server; `AIORateLimiter` with retries, so flood control
+(429 ``RetryAfter``) delays a reply instead of losing it; no PTB job queue,
+grouppilot runs its own scheduler), registers the handlers and the one error
+handler, and runs inside the caller's event loop:
+
+- `start`: ``initialize()`` (``getMe``: the bot's username goes to the command
+  layer for ``/cmd@BotName``), ``setMyCommands`` from the command
+  definitions, ``start()``, then ``updater.start_polling`` with
+  ``drop_pending_updates`` from the config and the update types we use;
+- `stop`: the matching ``updater.stop()``, ``stop()`` (a command in flight
+  finishes) and ``shutdown()``;
+- `notify`: a `bot.notify.Notifier` that sends job reports and alerts to
+  ``effective_notify_chats`` through the same reply path; it never raises.
+
+Never ``run_polling`` (it owns the loop and the signals); `grouppilot run`
+owns both. The token stays out of logs and messages (`redact`).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Self, TypeAlias
+
+from telegram import BotCommand, Update
+from telegram.error import Forbidden, InvalidToken, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    ExtBot,
+    MessageHandler,
+    filters,
+)
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.commands.layer import CommandLayer
+from bot.commands.types import Rights
+from bot.config import TelegramSettings
+from bot.telegram.errors import CONFLICT_NOTICE_EVERY, ErrorHandler
+from bot.telegram.handlers import Handlers
+from bot.telegram.principals import MEMBER_TTL, MemberCache, RightsPolicy
+from bot.telegram.redact import protect, quiet_http_logs, redact
+from bot.telegram.replies import send_text
+
+__all__ = ["ALLOWED_UPDATES", "TelegramFrontEnd", "TelegramStartError"]
+
+log = logging.getLogger(__name__)
+
+TelegramApp: TypeAlias = Application[
+    ExtBot[Any], ContextTypes.DEFAULT_TYPE, dict[Any, Any], dict[Any, Any], dict[Any, Any], None
+]
+
+# Only what we handle: never edited messages or posts (edits never run commands).
+ALLOWED_UPDATES = (
+    Update.MESSAGE,
+    Update.CHANNEL_POST,
+    Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,
+)
+COMMANDS = filters.COMMAND & (filters.UpdateType.CHANNEL_POST | filters.UpdateType.MESSAGE)
+_DESCRIPTION_MAX = 256
+
+
+class TelegramStartError(Exception):
+    """The front end could not start (bad token, Bot API unreachable); no secret inside."""
+
+
+class TelegramFrontEnd:
+    """Commands from Telegram chats to the command layer, and reports back."""
+
+    def __init__(
+        self,
+        settings: TelegramSettings,
+        commands: CommandLayer,
+        *,
+        poll_timeout: float = 10.0,
+        max_retries: int = 3,
+        member_ttl: float = MEMBER_TTL,
+        conflict_notice_every: float = CONFLICT_NOTICE_EVERY,
+    ) -> None:
+        if not settings.enabled:
+            raise ValueError("telegram.token is empty")
+        self.settings = settings
+        self.commands = commands
+        self.poll_timeout = poll_timeout
+        self.rights = RightsPolicy(settings, MemberCache(member_ttl))
+        self.handlers = Handlers(commands, self.rights)
+        self.errors = ErrorHandler(
+            self.rights, self.notify, conflict_notice_every=conflict_notice_every
+        )
+        self._token = settings.token.get_secret_value()
+        protect(self._token)
+        # Ours, so that they can be closed even when initialize() fails.
+        self._requests = (
+            HTTPXRequest(connection_pool_size=64),  # replies, edits, getChatMember...
+            HTTPXRequest(connection_pool_size=1),  # getUpdates
+        )
+        self.application: TelegramApp = self._build(max_retries)
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, publish the command menu and start polling; `TelegramStartError` if not."""
+        quiet_http_logs()
+        # PTB warns about its own use of RetryAfter.retry_after; nothing for us to change.
+        warnings.filterwarnings(
+            "ignore", message=r".*`retry_after`", category=PTBDeprecationWarning
+        )
+        app = self.application
+        try:
+            await app.initialize()
+        except TelegramError as exc:
+            await self._close_connections()  # a failed initialize() leaves them open
+            raise self._start_error(exc) from None
+        try:
+            self.commands.bot_username = app.bot.username
+            await self._publish_commands()
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(
+                timeout=timedelta(seconds=self.poll_timeout),
+                drop_pending_updates=self.settings.drop_pending_updates,
+                allowed_updates=list(ALLOWED_UPDATES),
+                error_callback=self._polling_error,
+            )
+        except BaseException as exc:
+            await self.stop()
+            if isinstance(exc, TelegramError):
+                raise TelegramStartError(
+                    f"Telegram refused to start polling: {redact(exc.message)}"
+                ) from None
+            raise
+        log.info(
+            "Telegram front end started as @%s: commands from admin chats %s, "
+            "reports to %s, %s pending updates",
+            app.bot.username,
+            list(self.settings.admin_chats) or "(none)",
+            self.settings.effective_notify_chats or "(the log)",
+            "dropping" if self.settings.drop_pending_updates else "keeping",
+        )
+
+    async def stop(self) -> None:
+        """Stop polling, let a command in flight finish, close connections (idempotent)."""
+        app = self.application
+        steps = []
+        if app.updater is not None and app.updater.running:
+            steps.append(app.updater.stop)
+        if app.running:
+            steps.append(app.stop)
+        steps.append(app.shutdown)
+        for step in steps:
+            try:
+                await step()
+            except Exception:
+                log.exception("error while stopping the Telegram front end")
+        log.info("Telegram front end stopped")
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- bot.notify.Notifier ------------------------------------------------------
+
+    async def notify(self, text: str) -> None:
+        """Send a job report or alert to every notify chat; log what cannot be delivered."""
+        chats = self.settings.effective_notify_chats
+        if not chats or not self.application.running:
+            log.info("report (no Telegram notify chat, or not running): %s", text)
+            return
+        for chat_id in chats:
+            try:
+                await send_text(self.application.bot, chat_id, text)
+            except Forbidden as exc:
+                log.warning(
+                    "cannot post the report in chat %s (%s): was the bot removed from it?",
+                    chat_id,
+                    exc.message,
+                )
+            except Exception:
+                log.exception("cannot post the report in chat %s", chat_id)
+
+    # -- wiring -------------------------------------------------------------------
+
+    def _build(self, max_retries: int) -> TelegramApp:
+        builder = (
+            ApplicationBuilder()
+            .token(self._token)
+            .request(self._requests[0])
+            .get_updates_request(self._requests[1])
+            .rate_limiter(AIORateLimiter(max_retries=max_retries))
+            .job_queue(None)
+        )
+        if self.settings.api_base_url:
+            builder = builder.base_url(self.settings.api_base_url)
+        app: TelegramApp = builder.build()
+        app.add_handler(MessageHandler(COMMANDS, self.handlers.command))
+        app.add_handler(CallbackQueryHandler(self.handlers.press))
+        app.add_handler(
+            ChatMemberHandler(self.handlers.membership, ChatMemberHandler.MY_CHAT_MEMBER)
+        )
+        app.add_error_handler(self.errors)
+        return app
+
+    def _start_error(self, exc: TelegramError) -> TelegramStartError:
+        if isinstance(exc, InvalidToken):
+            return TelegramStartError(
+                "Telegram rejected the bot token: check telegram.token "
+                "(or GROUPPILOT_TELEGRAM__TOKEN); BotFather shows it with /token"
+            )
+        where = redact(self.settings.api_base_url) or "api.telegram.org"
+        return TelegramStartError(
+            f"cannot reach the Telegram Bot API at {where}: {redact(exc.message)}"
+        )
+
+    async def _close_connections(self) -> None:
+        for request in self._requests:
+            try:
+                await request.shutdown()
+            except Exception:
+                log.debug("closing a Bot API connection pool failed", exc_info=True)
+
+    def _polling_error(self, error: TelegramError) -> None:
+        # Called by the polling loop (not a coroutine): hand over to the error handler.
+        self.application.create_task(self.application.process_error(update=None, error=error))
+
+    async def _publish_commands(self) -> None:
+        menu = [
+            BotCommand(spec.name, (spec.summary or spec.name)[:_DESCRIPTION_MAX])
+            for spec in self.commands.commands_for(Rights.ADMIN)
+        ]
+        try:
+            await self.application.bot.set_my_commands(menu)
+        except TelegramError as exc:  # a missing menu is not worth refusing to start
+            log.warning("could not publish the command menu: %s", redact(exc.message))
