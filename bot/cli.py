@@ -111,14 +111,6 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_or_report(args.config)
     if settings is None:
         return EXIT_CONFIG
-    if settings.telegram.enabled:
-        print(
-            "grouppilot: telegram.token is set, but the Telegram front end is not available "
-            "in this version yet.\nUnset the token (and GROUPPILOT_TELEGRAM__TOKEN) to run "
-            "with the console, or with --no-console for no front end at all.",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
     lock = InstanceLock(settings.storage.path)
     try:
         lock.acquire()
@@ -129,7 +121,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"grouppilot: cannot create the lock file {lock.path}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        return asyncio.run(_serve(settings, console=not args.no_console))
+        # With a Telegram token, the console is off and stdin is ignored.
+        console = not args.no_console and not settings.telegram.enabled
+        return asyncio.run(_serve(settings, console=console))
     except (KeyboardInterrupt, asyncio.CancelledError):
         log.warning("stopped before a clean shutdown")
         return EXIT_FAILED
@@ -139,6 +133,7 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings, *, console: bool) -> int:
     from bot.console import Console
+    from bot.notify import ConsoleNotifier, LogNotifier
     from bot.runtime import Runtime
 
     loop = asyncio.get_running_loop()
@@ -158,18 +153,35 @@ async def _serve(settings: Settings, *, console: bool) -> int:
         loop.add_signal_handler(signum, on_signal, signum)
     try:
         async with Runtime(settings) as runtime:
+            front = "console on stdin" if console else "no console"
             log.info(
                 "grouppilot %s started: %s, storage %s, %s",
                 __version__,
                 runtime.mode,
                 settings.storage.path,
-                "console on stdin" if console else "no console",
+                "Telegram" if settings.telegram.enabled else front,
             )
-            if console:
-                await Console(runtime.commands).run(stop)
+            if settings.telegram.enabled:
+                from bot.telegram import TelegramFrontEnd, TelegramStartError
+
+                telegram = TelegramFrontEnd(settings.telegram, runtime.commands)
+                try:
+                    await telegram.start()
+                except TelegramStartError as exc:
+                    print(f"grouppilot: {exc}", file=sys.stderr)
+                    return EXIT_FAILED
+                runtime.on_close(telegram.stop)  # closed before the client and the store
+                # Started after the front end, so it stops first: reports still go out.
+                await runtime.start_scheduler(telegram)
+                await stop.wait()
+            elif console:
+                front_end = Console(runtime.commands)
+                await runtime.start_scheduler(ConsoleNotifier(front_end))
+                await front_end.run(stop)
                 if not stop.is_set():
                     log.info("end of console input: stopping")
             else:
+                await runtime.start_scheduler(LogNotifier())
                 await stop.wait()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):

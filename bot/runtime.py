@@ -6,7 +6,11 @@
 - ``client``: the one WhatsApp client (its rate and concurrency caps hold for
   commands and jobs alike); with ``pilot.base_url = "sandbox"`` it talks to an
   in-process `Sandbox` (``sandbox``), otherwise to the live API;
-- ``commands``: the `CommandLayer` over both.
+- ``commands``: the `CommandLayer` over both;
+- ``scheduler``: the `JobScheduler` of config and ``/schedule`` jobs, built
+  here but started only by `start_scheduler` (``grouppilot run``); in a
+  process that does not start it (``exec``) job commands can read but not
+  change.
 
 Use it as an async context manager: leaving it closes everything, in the
 reverse order of opening. Later parts (the Telegram front end, the scheduler)
@@ -23,9 +27,11 @@ from typing import Self
 
 from bot.commands.layer import CommandLayer
 from bot.config import Settings
+from bot.notify import Notifier
 from bot.sandbox import Sandbox
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient, client_from_settings
+from jobs.scheduler import JobScheduler
 
 __all__ = ["Runtime"]
 
@@ -57,6 +63,13 @@ class Runtime:
         try:
             self.client: WhatsAppClient = client_from_settings(settings.pilot, sandbox=self.sandbox)
             self.commands = CommandLayer(settings=settings, client=self.client, store=self.store)
+            self.scheduler = JobScheduler(
+                settings=settings,
+                store=self.store,
+                client=self.client,
+                directory=self.commands.directory,
+            )
+            self.commands.scheduler = self.scheduler
         except BaseException:
             # Nothing has used the client yet: only the store holds a resource.
             if owned_store:
@@ -71,6 +84,15 @@ class Runtime:
         """``sandbox (in process)`` or ``live <base url>`` (never a secret)."""
         pilot = self.settings.pilot
         return "sandbox (in process)" if pilot.is_sandbox else f"live {pilot.base_url}"
+
+    async def start_scheduler(self, notifier: Notifier) -> None:
+        """Start the job scheduler; job reports go to `notifier`. Stopped on close.
+
+        Stopping lets a run in progress finish its current send and leaves the
+        rest resumable; it happens before the client and the store close.
+        """
+        self.on_close(self.scheduler.stop)
+        await self.scheduler.start(notifier)
 
     def on_close(self, callback: Callable[[], Awaitable[object]]) -> None:
         """Run `callback` when the runtime closes (last registered, first run)."""

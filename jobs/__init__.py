@@ -1,1 +1,15 @@
-"""Scheduled work: the scheduler wiring and the job kinds."""
+"""Scheduled work: the scheduler wiring and the job kinds (SPEC section 6).
+
+- :mod:`jobs.schedule`: when jobs run (cron, ``every``, ``at``, DST rules);
+- :mod:`jobs.definitions`: jobs as data in SQLite, and their pause state;
+- :mod:`jobs.ledger`: run history and the per-group delivery ledger;
+- :mod:`jobs.scheduler`: :class:`~jobs.scheduler.JobScheduler` (arming,
+  jitter, overlap, pause/resume, ``/run``, ``/schedule``), on
+  :mod:`jobs.timer` (APScheduler as a timer only) and :mod:`jobs.slots`;
+- :mod:`jobs.startup`: recovery of interrupted runs and catch-up
+  (:mod:`jobs.catchup`) on start;
+- :mod:`jobs.runs`: one run end to end, over the kinds
+  :mod:`jobs.broadcast` and :mod:`jobs.invite_reset` (:mod:`jobs.context`);
+- :mod:`jobs.report` and :mod:`jobs.views`: what is said and shown about runs and jobs;
+- :mod:`jobs.schema`: the tables, as a migration set of their own.
+"""

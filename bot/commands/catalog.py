@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands import aliases, groups, info, membership, send
+from bot.commands import aliases, groups, info, jobs, membership, send
 from bot.commands.registry import CommandSpec, Registry
 from bot.commands.types import Rights
 
@@ -54,6 +54,27 @@ def command_specs() -> list[CommandSpec]:
         CommandSpec("unalias", "<name>", "remove a runtime alias",
                     ADMIN, aliases.remove_alias, min_args=1, max_args=1, example="/unalias launch"),
         CommandSpec("aliases", "", "all aliases and targets", VIEWER, aliases.list_aliases),
+        CommandSpec("jobs", "", "every job: kind, schedule, next run, last outcome, paused",
+                    VIEWER, jobs.list_jobs),
+        CommandSpec("job", "<name>", "one job and its recent runs",
+                    VIEWER, jobs.show_job, min_args=1, max_args=1, example="/job morning-sales"),
+        CommandSpec("run", "<job>", "run a job now (manual run; asks to confirm a broadcast)",
+                    ADMIN, jobs.run_job, min_args=1, max_args=1, example="/run morning-sales"),
+        CommandSpec("pause", "<job> [note…]", "pause a job (kept across restarts)",
+                    ADMIN, jobs.pause_job, min_args=1, max_args=2, free_text_after=1,
+                    example="/pause morning-sales holiday week"),
+        CommandSpec("resume", "<job>", "resume a paused job from now (no missed runs)",
+                    ADMIN, jobs.resume_job, min_args=1, max_args=1,
+                    example="/resume morning-sales"),
+        CommandSpec("schedule",
+                    '<name> "<cron>"|every <duration>|at <ISO time> send <target> <text…> '
+                    "| reset-invite <target>",
+                    "a runtime job: a broadcast, or an invite reset",
+                    ADMIN, jobs.schedule_job, min_args=2, max_args=2, free_text_after=1,
+                    example='/schedule promo "0 18 * * fri" send all-sales Weekend offers!'),
+        CommandSpec("unschedule", "<name>", "delete a runtime job (asks to confirm)",
+                    ADMIN, jobs.unschedule_job, min_args=1, max_args=1,
+                    example="/unschedule promo"),
         CommandSpec("log", "[n]", "the last n audit entries (default 10)",
                     VIEWER, info.show_log, max_args=1, example="/log 20"),
     ]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.commands.registry import Registry
 from bot.commands.resolve import GroupDirectory
@@ -12,6 +13,9 @@ from bot.commands.types import Principal, Reply
 from bot.config import Settings
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
+
+if TYPE_CHECKING:
+    from jobs.scheduler import JobScheduler
 
 Action = Callable[[], Awaitable[Reply]]
 
@@ -35,6 +39,7 @@ class Context:
     started_at: datetime
     command_text: str
     registry: Registry
+    scheduler: JobScheduler | None = None  # the bot's job scheduler (running or not)
 
     @property
     def default_country(self) -> str:

@@ -10,6 +10,8 @@ from bot.commands.context import Context
 from bot.commands.explain import explain
 from bot.commands.types import Reply
 from bot.whatsapp.errors import PilotError
+from jobs.report import local_time
+from jobs.views import job_views, upcoming
 
 LOG_DEFAULT, LOG_MAX = 10, 100
 
@@ -41,14 +43,33 @@ async def status(ctx: Context, args: list[str]) -> Reply:
         api = explain(exc)
         ok = False
     uptime = ctx.clock() - ctx.started_at
-    jobs = ctx.settings.jobs
     lines = [
         f"grouppilot {__version__}, up {_short(uptime)}",
         f"WhatsApp API: {where}: {api}",
-        f"Jobs in config: {len(jobs)} ({sum(1 for j in jobs if j.enabled)} enabled); "
-        "scheduler: not part of this build yet",
+        *_scheduler_lines(ctx),
     ]
     return Reply("\n".join(lines), ok=ok)
+
+
+def _scheduler_lines(ctx: Context) -> list[str]:
+    """Scheduler state, job counts and the next runs (SPEC section 4, /status)."""
+    scheduler = ctx.scheduler
+    if scheduler is None:
+        jobs = ctx.settings.jobs
+        return [f"Scheduler: not in this process; {len(jobs)} jobs in the config"]
+    views = job_views(scheduler)
+    paused = sum(1 for view in views if view.state.paused)
+    disabled = sum(1 for view in views if not view.enabled)
+    active = sum(1 for view in views if view.active_run is not None)
+    counts = f"{len(views)} jobs ({paused} paused, {disabled} disabled)"
+    if scheduler.running:
+        state = f"Scheduler: running, {counts}, {active} running now"
+    else:
+        state = f"Scheduler: not running in this process (it runs in grouppilot run); {counts}"
+    soonest = upcoming(scheduler, 3)
+    zones = {view.name: view.definition.config.timezone for view in views}
+    shown = [f"{name} {local_time(moment, zones[name])}" for name, moment in soonest]
+    return [state, "Next runs: " + ("; ".join(shown) if shown else "none")]
 
 
 async def show_log(ctx: Context, args: list[str]) -> Reply:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.commands.catalog import build_registry
 from bot.commands.context import Action, Confirmation, Context
@@ -28,6 +29,9 @@ from bot.config import Settings
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.errors import PilotError
+
+if TYPE_CHECKING:
+    from jobs.scheduler import JobScheduler
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +64,10 @@ class CommandLayer:
         monotonic: Callable[[], float] = time.monotonic,
         bot_username: str | None = None,
         registry: Registry | None = None,
+        scheduler: JobScheduler | None = None,
     ) -> None:
         self.settings = settings
+        self.scheduler = scheduler  # set by the runtime once built (job commands, /status)
         self.client = client
         self.store = store
         self.clock = clock
@@ -153,6 +159,7 @@ class CommandLayer:
             started_at=self.started_at,
             command_text=text,
             registry=self.registry,
+            scheduler=self.scheduler,
         )
         result = await self._guarded(lambda: spec.handler(context, args), text)
         if isinstance(result, Confirmation):

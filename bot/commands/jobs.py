@@ -1,0 +1,290 @@
+"""/jobs, /job, /run, /pause, /resume, /schedule, /unschedule (SPEC section 4).
+
+Thin handlers over :class:`jobs.scheduler.JobScheduler`. Reads work in any
+process (``exec`` included: from the config and the database); changes need
+the scheduler of a running bot. ``/run`` asks to confirm a broadcast, goes
+through the job's overlap policy, and waits up to :data:`MANUAL_WAIT`
+seconds to answer with the run's outcome (a longer run answers "started" and
+reports to the notify chats when it ends). When the job's ``notify`` sent the
+report to the notify chats, the answer is only its first line; otherwise it
+is the whole report. ``/schedule`` parsing and
+validation live in :mod:`bot.commands.schedule_parse`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+from bot.commands.context import Confirmation, Context
+from bot.commands.schedule_parse import ScheduleRequest, parse_schedule
+from bot.commands.types import Reply
+from bot.durations import format_duration
+from jobs.definitions import DefinitionError
+from jobs.report import history_line, local_time, run_report, should_report
+from jobs.scheduler import JobNotFound, JobScheduler, SchedulerNotRunning
+from jobs.views import JobView, job_view, job_views
+
+__all__ = [
+    "MANUAL_WAIT",
+    "list_jobs",
+    "pause_job",
+    "resume_job",
+    "run_job",
+    "schedule_job",
+    "show_job",
+    "unschedule_job",
+]
+
+MANUAL_WAIT = 10.0  # seconds /run waits for the run's report
+RECENT_RUNS = 10
+
+Handler = Callable[[Context, list[str]], Awaitable[Reply | Confirmation]]
+
+
+def _scheduler(ctx: Context) -> JobScheduler:
+    if ctx.scheduler is None:
+        raise SchedulerNotRunning("There is no scheduler in this process.")
+    return ctx.scheduler
+
+
+def _known_errors(handler: Handler) -> Handler:
+    """Turn the scheduler's refusals into plain failed replies."""
+
+    @wraps(handler)
+    async def guarded(ctx: Context, args: list[str]) -> Reply | Confirmation:
+        try:
+            return await handler(ctx, args)
+        except JobNotFound as exc:
+            return Reply.failed(_not_found(ctx, str(exc.args[0])))
+        except (SchedulerNotRunning, DefinitionError) as exc:
+            return Reply.failed(str(exc))
+
+    return guarded
+
+
+def _not_found(ctx: Context, name: str) -> str:
+    names = [view.name for view in job_views(_scheduler(ctx))]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    if close:
+        return f"No job called '{name}'. Did you mean {' or '.join(close)}?"
+    listed = ", ".join(names) if names else "none yet"
+    return f"No job called '{name}'. Jobs: {listed}."
+
+
+def _view(ctx: Context, name: str) -> JobView:
+    view = job_view(_scheduler(ctx), name)
+    if view is None:
+        raise JobNotFound(name)
+    return view
+
+
+def _when(view: JobView) -> str:
+    zone = view.definition.config.timezone
+    if not view.enabled:
+        return "disabled (enabled = false)"
+    if view.state.paused:
+        return "paused"
+    if view.next_run is None:
+        return "none (no run left)"
+    text = local_time(view.next_run, zone)
+    if view.fire_at is not None and view.fire_at != view.next_run:
+        text += f" (starts {local_time(view.fire_at, zone, date=False)} with jitter)"
+    return text
+
+
+def _flags(view: JobView) -> str:
+    flags: list[str] = [view.definition.source]
+    if view.state.paused:
+        flags.append("PAUSED")
+    if view.active_run is not None:
+        flags.append("running now")
+    return ", ".join(flags)
+
+
+def _last(view: JobView) -> str:
+    return history_line(view.last_run) if view.last_run is not None else "never run"
+
+
+@_known_errors
+async def list_jobs(ctx: Context, args: list[str]) -> Reply:
+    views = job_views(_scheduler(ctx))
+    if not views:
+        return Reply("No jobs. Add [[jobs]] to the config, or use /schedule.")
+    lines = [f"{len(views)} job{'s' if len(views) != 1 else ''}:"]
+    for view in views:
+        config = view.definition.config
+        lines.append(
+            f"{view.name}: {config.kind}, {view.schedule.describe()} ({config.timezone}), "
+            f"{_flags(view)}"
+        )
+        lines.append(f"  next: {_when(view)}; last: {_last(view)}")
+    return Reply("\n".join(lines))
+
+
+@_known_errors
+async def show_job(ctx: Context, args: list[str]) -> Reply:
+    scheduler = _scheduler(ctx)
+    view = _view(ctx, args[0])
+    config, state = view.definition.config, view.state
+    where = "config job" if view.definition.source == "config" else "/schedule job"
+    if view.definition.source == "chat" and view.definition.created_by:
+        where += f" by {view.definition.created_by}"
+    lines = [
+        f"{view.name} ({config.kind}, {where})",
+        f"schedule: {view.schedule.describe()} in {config.timezone}",
+        f"targets: {', '.join(config.targets)}",
+    ]
+    if config.text is not None:
+        lines.append(f"text: {config.text}")
+    first = (
+        f"pin {'yes' if config.pin else 'no'}"
+        if config.kind == "broadcast"
+        else f"announce {'yes' if config.announce else 'no'}"
+    )
+    options = [
+        first,
+        f"gap {format_duration(config.gap)}",
+        f"jitter {format_duration(config.jitter)}",
+        f"catch_up {config.catch_up} within {format_duration(config.catch_up_window)}",
+        f"overlap {config.overlap}",
+        f"notify {config.notify}",
+    ]
+    lines.append(" · ".join(options))
+    if state.paused:
+        since = local_time(state.paused_at, config.timezone) if state.paused_at else "?"
+        note = f": {state.note}" if state.note else ""
+        lines.append(f"state: paused since {since} by {state.paused_by or '?'}{note}")
+    else:
+        lines.append(f"state: {'active' if config.enabled else 'disabled (enabled = false)'}")
+    lines.append(f"next run: {_when(view)}")
+    if view.active_run is not None and view.progress is not None:
+        done = sum(view.progress[s] for s in ("sent", "failed", "unknown"))
+        total = sum(view.progress.values())
+        lines.append(
+            f"running now: {done} of {total} done" + (" (one run waiting)" if view.queued else "")
+        )
+    runs = scheduler.ledger.runs(view.name, RECENT_RUNS)
+    lines.append("recent runs:" if runs else "recent runs: none")
+    lines.extend(f"  {history_line(run)}" for run in runs)
+    return Reply("\n".join(lines))
+
+
+@_known_errors
+async def run_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
+    scheduler = _scheduler(ctx)
+    scheduler.require_running()
+    view = _view(ctx, args[0])
+    config = view.definition.config
+    if not config.enabled:
+        return Reply.failed(f"'{view.name}' is disabled in the config (enabled = false).")
+
+    async def do_run() -> Reply:
+        return await _run_now(ctx, scheduler, view.name)
+
+    if config.kind != "broadcast":
+        return await do_run()
+    preview = config.text or ""
+    preview = preview if len(preview) <= 200 else preview[:200] + "…"
+    return ctx.ask(
+        f"Run {view.name} now (a manual run)? It sends to {', '.join(config.targets)}:\n{preview}",
+        do_run,
+    )
+
+
+async def _run_now(ctx: Context, scheduler: JobScheduler, name: str) -> Reply:
+    submission = scheduler.run_now(name, by=ctx.principal.who)
+    if submission.status == "queued":
+        return Reply(f"{name} is running; this manual run waits for it ({submission.reason}).")
+    if submission.status == "skipped" or submission.task is None or submission.run is None:
+        return Reply.failed(f"{name} was not run: {submission.reason}. Recorded in its history.")
+    done, _ = await asyncio.wait({submission.task}, timeout=MANUAL_WAIT)
+    if not done:
+        counts = scheduler.ledger.counts(submission.run.id)
+        finished = sum(counts[s] for s in ("sent", "failed", "unknown"))
+        return Reply(
+            f"Started {name} (manual run): {finished} of {sum(counts.values())} done so far. "
+            f"The report goes to the notify chats when it ends; /job {name} shows progress."
+        )
+    final = submission.task.result()
+    report = run_report(final, scheduler.ledger.deliveries(final.id))
+    if should_report(final, scheduler.slot(name).config.notify):
+        # the full report (and any new links) just went to the notify chats: no second copy
+        headline = report.splitlines()[0]
+        return Reply(f"{headline}\n(report sent to the notify chats)", ok=final.outcome == "ok")
+    return Reply(report, ok=final.outcome == "ok")
+
+
+@_known_errors
+async def pause_job(ctx: Context, args: list[str]) -> Reply:
+    scheduler = _scheduler(ctx)
+    scheduler.require_running()
+    view = _view(ctx, args[0])
+    if view.state.paused:
+        return Reply.failed(f"{view.name} is already paused. /resume {view.name} to go on.")
+    note = args[1].strip() if len(args) > 1 else ""
+    scheduler.pause(view.name, by=ctx.principal.who, note=note)
+    running = " The run in progress finishes." if view.active_run is not None else ""
+    return Reply(
+        f"Paused {view.name}: no runs until /resume {view.name} (kept across restarts).{running}"
+    )
+
+
+@_known_errors
+async def resume_job(ctx: Context, args: list[str]) -> Reply:
+    scheduler = _scheduler(ctx)
+    scheduler.require_running()
+    view = _view(ctx, args[0])
+    if not view.state.paused:
+        return Reply.failed(f"{view.name} is not paused.")
+    scheduler.resume(view.name)
+    return Reply(f"Resumed {view.name} from now. Next run: {_when(_view(ctx, view.name))}.")
+
+
+@_known_errors
+async def schedule_job(ctx: Context, args: list[str]) -> Reply:
+    scheduler = _scheduler(ctx)
+    scheduler.require_running()
+    request = await parse_schedule(ctx, args[0], args[1] if len(args) > 1 else "")
+    if isinstance(request, str):
+        return Reply.failed(f"Not scheduled: {request}")
+    return _add(ctx, scheduler, request)
+
+
+def _add(ctx: Context, scheduler: JobScheduler, request: ScheduleRequest) -> Reply:
+    scheduler.add(request.job, by=ctx.principal.who)
+    view = _view(ctx, request.job.name)
+    what = "send to" if request.job.kind == "broadcast" else "reset the invite links of"
+    return Reply(
+        f"Scheduled {view.name}: {view.schedule.describe()} ({request.job.timezone}), "
+        f"{what} {request.described_target}. Next run: {_when(view)}. "
+        f"Remove it with /unschedule {view.name}."
+    )
+
+
+@_known_errors
+async def unschedule_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
+    scheduler = _scheduler(ctx)
+    scheduler.require_running()
+    view = _view(ctx, args[0])
+    if view.definition.source != "chat":
+        return Reply.failed(
+            f"'{view.name}' is a config job: it can only be paused (/pause {view.name}), "
+            "or removed from the config file."
+        )
+
+    async def do_remove() -> Reply:
+        try:
+            scheduler.remove(view.name)
+        except (DefinitionError, SchedulerNotRunning) as exc:
+            return Reply.failed(str(exc))
+        return Reply(f"Deleted the job {view.name}. Its run history is kept.")
+
+    config = view.definition.config
+    return ctx.ask(
+        f"Delete the /schedule job {view.name} ({config.kind}, {view.schedule.describe()}, "
+        f"targets {', '.join(config.targets)})? Its history is kept.",
+        do_remove,
+    )

@@ -1,0 +1,108 @@
+"""The ``broadcast`` job kind: send a job's text to every group of a run's ledger.
+
+For each ``pending`` delivery of the run, in order: render the text for that
+group (:func:`bot.jobconfig.render_text` with the group's name and the run's
+scheduled time in the job's zone), commit the row as ``sending``, send
+through the one shared client (its rate and concurrency caps hold across
+commands and jobs), then commit ``sent`` (with the message id, also kept as
+the group's last send for ``/pin <group> last``), ``failed`` (with the code)
+or ``unknown`` (no answer: it may have gone out; never resent). With
+``pin = true`` each sent message is pinned; a failed pin is noted on the row
+and reported, the message still counts as sent.
+
+With a ``gap`` one sender works through the list and pauses a random time
+up to ``gap`` between two sends; without one, up to ``RunContext.parallel``
+senders share the list (the client's caps still bound them). Before each
+send the scheduler's stop flag is checked: a shutdown leaves the remaining
+rows ``pending``, to be resumed on the next start. A number-wide failure
+stops the run and marks the remaining rows failed with its code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+
+from bot.commands.explain import explain
+from bot.jobconfig import JobConfig, render_text
+from bot.whatsapp.errors import OutcomeUnknown, PilotError
+from jobs.context import RunContext, error_code, is_number_wide
+from jobs.ledger import Delivery, Run
+from jobs.schedule import load_zone
+
+__all__ = ["deliver_broadcast"]
+
+
+@dataclass
+class _Abort:
+    error: PilotError | None = None
+
+
+async def deliver_broadcast(ctx: RunContext, run: Run, job: JobConfig) -> None:
+    """Send to every ``pending`` row of ``run`` (returns early when stopping)."""
+    if job.text is None:  # validated away for broadcasts; keep mypy and readers sure
+        raise ValueError(f"broadcast job {job.name!r} has no text")
+    text = job.text
+    when = run.scheduled.astimezone(load_zone(job.timezone))
+    queue = deque(ctx.ledger.deliveries(run.id, "pending"))
+    senders = 1 if job.gap.total_seconds() > 0 else max(1, min(ctx.parallel, len(queue)))
+    abort = _Abort()
+
+    async def sender() -> None:
+        first = True
+        while queue and not ctx.stopping() and abort.error is None:
+            if not first:
+                await ctx.pause(job.gap)
+                if ctx.stopping() or abort.error is not None or not queue:
+                    return
+            first = False
+            row = queue.popleft()
+            await _send_one(
+                ctx, run, job, row, render_text(text, group=_name(row), when=when), abort
+            )
+
+    await asyncio.gather(*(sender() for _ in range(senders)))
+    if abort.error is not None:
+        ctx.ledger.fail_pending(
+            run.id,
+            code=error_code(abort.error),
+            detail=f"not tried after a number-wide failure: {explain(abort.error)}",
+        )
+
+
+def _name(row: Delivery) -> str:
+    return row.group_name or row.group_id
+
+
+async def _send_one(
+    ctx: RunContext, run: Run, job: JobConfig, row: Delivery, text: str, abort: _Abort
+) -> None:
+    ctx.ledger.mark_sending(run.id, row.group_id)
+    try:
+        message = await ctx.client.send_text(row.group_id, text)
+    except OutcomeUnknown as exc:
+        ctx.ledger.mark_done(
+            run.id, row.group_id, "unknown", code=error_code(exc), detail=explain(exc)
+        )
+        return
+    except PilotError as exc:
+        ctx.ledger.mark_done(
+            run.id, row.group_id, "failed", code=error_code(exc), detail=explain(exc)
+        )
+        if is_number_wide(exc) and abort.error is None:
+            abort.error = exc
+        return
+    ctx.ledger.mark_done(run.id, row.group_id, "sent", result=message.id)
+    ctx.store.record_sent(row.group_id, message.id)
+    if job.pin:
+        await _pin(ctx, run, row, message.id)
+
+
+async def _pin(ctx: RunContext, run: Run, row: Delivery, message_id: str) -> None:
+    try:
+        await ctx.client.pin(row.group_id, message_id)
+    except PilotError as exc:
+        ctx.ledger.set_pin(run.id, row.group_id, error_code(exc))
+        return
+    ctx.ledger.set_pin(run.id, row.group_id, "pinned")

@@ -1,0 +1,81 @@
+"""What a job kind needs while it runs, and how failures become ledger codes.
+
+:class:`RunContext` bundles the shared parts (ledger, the one WhatsApp
+client, the store, a clock, a sleep and a random source that tests replace,
+and the scheduler's "stopping" flag). :func:`error_code` turns a client
+error into the stable code written to a delivery row and shown in reports.
+A *number-wide* error (the number is disconnected, the key refused, the API
+unreachable) would fail every other group the same way, so a job kind stops
+there and marks the rest failed with that code instead of trying each one.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.store import Store
+from bot.whatsapp.client import WhatsAppClient
+from bot.whatsapp.errors import (
+    ApiError,
+    AuthError,
+    ConnectFailed,
+    InstanceNotFound,
+    InvalidInput,
+    NotConnected,
+    NotEligible,
+    OutcomeUnknown,
+    PilotError,
+)
+from jobs.ledger import Ledger
+
+__all__ = [
+    "EXPIRED",
+    "INTERRUPTED",
+    "RunContext",
+    "error_code",
+    "is_number_wide",
+]
+
+INTERRUPTED = "INTERRUPTED"  # left `sending` by a crash: may have gone out
+EXPIRED = "EXPIRED"  # an interrupted run past its catch_up_window: not sent
+_NUMBER_WIDE = (NotConnected, AuthError, InstanceNotFound, NotEligible, ConnectFailed)
+
+
+def error_code(error: PilotError) -> str:
+    """The stable code of a client error (the API's own code when it gave one)."""
+    if isinstance(error, ApiError):
+        return error.code
+    if isinstance(error, OutcomeUnknown):
+        return "OUTCOME_UNKNOWN"
+    if isinstance(error, ConnectFailed):
+        return "CONNECT_FAILED"
+    if isinstance(error, InvalidInput):
+        return "INVALID_INPUT"
+    return type(error).__name__.upper()
+
+
+def is_number_wide(error: PilotError) -> bool:
+    """True when the error would be the same for every group of the number."""
+    return isinstance(error, _NUMBER_WIDE)
+
+
+@dataclass
+class RunContext:
+    """The parts a run uses; one per scheduler, shared by its runs."""
+
+    ledger: Ledger
+    client: WhatsAppClient
+    store: Store
+    clock: Callable[[], datetime]
+    sleep: Callable[[float], Awaitable[None]]
+    rng: random.Random
+    stopping: Callable[[], bool]
+    parallel: int = 1  # senders at once when a job has no gap
+
+    async def pause(self, gap: timedelta) -> None:
+        """A random pause up to ``gap`` (between two sends)."""
+        if gap > timedelta(0):
+            await self.sleep(self.rng.uniform(0.0, gap.total_seconds()))

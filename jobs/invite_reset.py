@@ -1,0 +1,104 @@
+"""The ``invite_reset`` job kind: a fresh invite link for every group of a run.
+
+Per ``pending`` delivery, one group at a time (a random ``gap`` between two):
+commit ``sending``, reset the link through the shared client, store the new
+link (:meth:`bot.store.Store.record_invite_link`) and commit ``sent`` with
+the link as the row's result. A reset kills the previous link, so it is
+never repeated after an ambiguous failure: on ``OutcomeUnknown`` the current
+link is *read* (a safe call) and stored instead, and the row is
+
+- ``sent`` when that link differs from the last one we knew (the reset happened),
+- ``failed`` (``NOT_RESET``) when it is still the link we knew,
+- ``unknown`` when we knew no link before (either way, the link read is valid).
+
+Rows a crash left in ``sending`` become ``unknown`` on start; when such a run
+is resumed, their current link is read (never reset) so that the report and
+the announcement show a working link.
+"""
+
+from __future__ import annotations
+
+from bot.commands.explain import explain
+from bot.jobconfig import JobConfig
+from bot.whatsapp.errors import OutcomeUnknown, PilotError
+from jobs.context import INTERRUPTED, RunContext, error_code, is_number_wide
+from jobs.ledger import Delivery, Run
+
+__all__ = ["deliver_invite_reset"]
+
+
+async def deliver_invite_reset(ctx: RunContext, run: Run, job: JobConfig) -> None:
+    """Reset every ``pending`` row's link (returns early when stopping)."""
+    await _read_interrupted(ctx, run)
+    for index, row in enumerate(ctx.ledger.deliveries(run.id, "pending")):
+        if ctx.stopping():
+            return
+        if index:
+            await ctx.pause(job.gap)
+            if ctx.stopping():
+                return
+        error = await _reset_one(ctx, run, row)
+        if error is not None and is_number_wide(error):
+            ctx.ledger.fail_pending(
+                run.id,
+                code=error_code(error),
+                detail=f"not tried after a number-wide failure: {explain(error)}",
+            )
+            return
+
+
+async def _read_interrupted(ctx: RunContext, run: Run) -> None:
+    for row in ctx.ledger.deliveries(run.id, "unknown"):
+        if row.code != INTERRUPTED or row.result:
+            continue
+        try:
+            link = (await ctx.client.invite_link(row.group_id)).link
+        except PilotError:
+            continue  # the report still names the group as unknown
+        ctx.store.record_invite_link(row.group_id, link)
+        detail = "interrupted by a crash; not reset again. This is the current link"
+        ctx.ledger.set_result(run.id, row.group_id, result=link, detail=detail)
+
+
+async def _reset_one(ctx: RunContext, run: Run, row: Delivery) -> PilotError | None:
+    previous = ctx.store.last_invite_link(row.group_id)
+    ctx.ledger.mark_sending(run.id, row.group_id)
+    try:
+        fresh = await ctx.client.invite_link(row.group_id, reset=True)
+    except OutcomeUnknown as exc:
+        await _after_no_answer(ctx, run, row, previous, exc)
+        return exc
+    except PilotError as exc:
+        ctx.ledger.mark_done(
+            run.id, row.group_id, "failed", code=error_code(exc), detail=explain(exc)
+        )
+        return exc
+    ctx.store.record_invite_link(row.group_id, fresh.link)
+    ctx.ledger.mark_done(run.id, row.group_id, "sent", result=fresh.link)
+    return None
+
+
+async def _after_no_answer(
+    ctx: RunContext, run: Run, row: Delivery, previous: str | None, exc: OutcomeUnknown
+) -> None:
+    """The reset may or may not have happened: read the link, never reset again."""
+    try:
+        current = (await ctx.client.invite_link(row.group_id)).link
+    except PilotError as read_error:
+        detail = f"{explain(exc)} Reading the link failed too: {explain(read_error)}"
+        ctx.ledger.mark_done(run.id, row.group_id, "unknown", code=error_code(exc), detail=detail)
+        return
+    ctx.store.record_invite_link(row.group_id, current)
+    if previous is not None and current != previous:
+        detail = "no answer to the reset, but the link has changed: it was reset"
+        ctx.ledger.mark_done(run.id, row.group_id, "sent", result=current, detail=detail)
+    elif previous is not None:
+        detail = "no answer to the reset and the link is unchanged: not reset (not retried)"
+        ctx.ledger.mark_done(
+            run.id, row.group_id, "failed", code="NOT_RESET", detail=detail, result=current
+        )
+    else:
+        detail = "no answer to the reset; the link read afterwards is the current one"
+        ctx.ledger.mark_done(
+            run.id, row.group_id, "unknown", code=error_code(exc), detail=detail, result=current
+        )

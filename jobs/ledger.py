@@ -1,0 +1,397 @@
+"""Run history and the delivery ledger (SPEC section 6), in the bot's SQLite file.
+
+A run is identified by job name + scheduled time (``UNIQUE (job, scheduled)``
+in ``job_runs``). Every run leaves a row: scheduled, started and finished
+times, trigger (``schedule``, ``catch-up``, ``manual``), outcome, counts and
+skip reason. Outcomes: ``running`` (in progress, or cut short by a crash),
+``interrupted`` (stopped by a shutdown, resumable), ``ok``, ``partial``,
+``failed``, ``skipped`` (overlap, pause) and ``missed`` (the bot was down).
+
+Each run's per-group work is a ``deliveries`` row keyed by (run, group), in
+the states ``pending -> sending -> sent | failed | unknown``. Every state
+change is its own committed statement, so a row is ``sending`` on disk
+*before* its request leaves: after a crash, a row still ``sending`` may have
+gone out and becomes ``unknown`` (never resent), a ``pending`` row surely
+did not.
+
+All methods are synchronous and meant for the event-loop thread that owns
+the store's connection; each write is sub-millisecond with WAL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from jobs.definitions import stamp, unstamp
+from jobs.schema import ensure_schema
+
+__all__ = ["Delivery", "Ledger", "Run", "RunExists", "Trigger"]
+
+Trigger = Literal["schedule", "catch-up", "manual"]
+State = Literal["pending", "sending", "sent", "failed", "unknown"]
+UNFINISHED = ("running", "interrupted")
+Clock = Callable[[], datetime]
+
+
+class RunExists(Exception):
+    """A run of this job at this scheduled time is already recorded."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One history row of ``job_runs``."""
+
+    id: int
+    job: str
+    kind: str
+    zone: str
+    scheduled: datetime
+    trigger: Trigger
+    requested_by: str
+    started: datetime | None
+    finished: datetime | None
+    outcome: str
+    total: int
+    sent: int
+    failed: int
+    unknown: int
+    skip_reason: str
+    detail: str
+    definition: dict[str, Any]
+
+    @property
+    def unfinished(self) -> bool:
+        return self.outcome in UNFINISHED
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started is None or self.finished is None:
+            return None
+        return self.finished - self.started
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One (run, group) row of the ledger."""
+
+    run_id: int
+    group_id: str
+    group_name: str
+    position: int
+    state: State
+    code: str
+    detail: str
+    result: str  # the message id, or the new invite link
+    pin: str  # "", "pinned", or the code of a failed pin
+
+    @property
+    def label(self) -> str:
+        return f"{self.group_name} ({self.group_id})" if self.group_name else self.group_id
+
+
+def _maybe(text: str | None) -> datetime | None:
+    return unstamp(text) if text else None
+
+
+def _run(row: dict[str, Any]) -> Run:
+    return Run(
+        id=row["id"],
+        job=row["job"],
+        kind=row["kind"],
+        zone=row["zone"],
+        scheduled=unstamp(row["scheduled"]),
+        trigger=row["trigger_type"],
+        requested_by=row["requested_by"],
+        started=_maybe(row["started"]),
+        finished=_maybe(row["finished"]),
+        outcome=row["outcome"],
+        total=row["total"],
+        sent=row["sent"],
+        failed=row["failed"],
+        unknown=row["unknown"],
+        skip_reason=row["skip_reason"],
+        detail=row["detail"],
+        definition=json.loads(row["definition"]),
+    )
+
+
+def _delivery(row: dict[str, Any]) -> Delivery:
+    return Delivery(**{key: row[key] for key in Delivery.__dataclass_fields__})
+
+
+class Ledger:
+    """Runs and deliveries of the scheduler."""
+
+    def __init__(self, db: Database, *, clock: Clock) -> None:
+        ensure_schema(db)
+        self._db = db
+        self._clock = clock
+
+    def _now(self) -> str:
+        return stamp(self._clock())
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return list(self._db.query(sql, tuple(params)))
+
+    # -- runs -----------------------------------------------------------------------
+
+    def open_run(
+        self,
+        *,
+        job: str,
+        kind: str,
+        zone: str,
+        scheduled: datetime,
+        trigger: Trigger,
+        definition: dict[str, Any],
+        requested_by: str = "",
+    ) -> Run:
+        """Record a run that starts now (outcome ``running``); RunExists if recorded."""
+        return self._insert(
+            job, kind, zone, scheduled, trigger, requested_by, "running", "", definition
+        )
+
+    def record_not_run(
+        self,
+        *,
+        job: str,
+        kind: str,
+        zone: str,
+        scheduled: datetime,
+        trigger: Trigger,
+        outcome: Literal["skipped", "missed"],
+        reason: str,
+        requested_by: str = "",
+    ) -> Run:
+        """A run that did not happen (overlap skip, missed while down): its history row."""
+        try:
+            return self._insert(job, kind, zone, scheduled, trigger, requested_by, outcome, reason)
+        except RunExists:
+            existing = self.run_at(job, scheduled)
+            assert existing is not None
+            return existing
+
+    def _insert(
+        self,
+        job: str,
+        kind: str,
+        zone: str,
+        scheduled: datetime,
+        trigger: Trigger,
+        requested_by: str,
+        outcome: str,
+        reason: str,
+        definition: dict[str, Any] | None = None,
+    ) -> Run:
+        now = self._now()
+        running = outcome == "running"
+        try:
+            cursor = self._db.execute(
+                "INSERT INTO job_runs (job, kind, zone, scheduled, trigger_type, requested_by,"
+                " started, finished, outcome, skip_reason, definition)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job,
+                    kind,
+                    zone,
+                    stamp(scheduled),
+                    trigger,
+                    requested_by,
+                    now if running else None,
+                    None if running else now,
+                    outcome,
+                    reason,
+                    json.dumps(definition or {}),
+                ),
+            )
+        except sqlite3.IntegrityError:
+            raise RunExists(f"{job} at {stamp(scheduled)} is already recorded") from None
+        run = self.get_run(int(cursor.lastrowid or 0))
+        assert run is not None
+        return run
+
+    def get_run(self, run_id: int) -> Run | None:
+        rows = self._rows("SELECT * FROM job_runs WHERE id = ?", (run_id,))
+        return _run(rows[0]) if rows else None
+
+    def run_at(self, job: str, scheduled: datetime) -> Run | None:
+        rows = self._rows(
+            "SELECT * FROM job_runs WHERE job = ? AND scheduled = ?", (job, stamp(scheduled))
+        )
+        return _run(rows[0]) if rows else None
+
+    def runs(self, job: str, limit: int = 10) -> list[Run]:
+        """The job's most recent runs (by scheduled time), newest first."""
+        rows = self._rows(
+            "SELECT * FROM job_runs WHERE job = ? ORDER BY scheduled DESC, id DESC LIMIT ?",
+            (job, limit),
+        )
+        return [_run(row) for row in rows]
+
+    def last_run(self, job: str) -> Run | None:
+        """The most recently recorded run of the job (any trigger, any outcome)."""
+        rows = self._rows("SELECT * FROM job_runs WHERE job = ? ORDER BY id DESC LIMIT 1", (job,))
+        return _run(rows[0]) if rows else None
+
+    def last_scheduled(self, job: str) -> datetime | None:
+        """The latest scheduled time the job has a row for, manual runs left out."""
+        rows = self._rows(
+            "SELECT MAX(scheduled) AS last FROM job_runs"
+            " WHERE job = ? AND trigger_type != 'manual'",
+            (job,),
+        )
+        return _maybe(rows[0]["last"])
+
+    def unfinished_runs(self) -> list[Run]:
+        """Runs left ``running`` (crash) or ``interrupted`` (shutdown), oldest first."""
+        rows = self._rows(
+            "SELECT * FROM job_runs WHERE outcome IN ('running', 'interrupted') ORDER BY id"
+        )
+        return [_run(row) for row in rows]
+
+    def interrupt(self, run_id: int, detail: str) -> None:
+        """A shutdown stopped the run before its end: resumable on the next start."""
+        self._db.execute(
+            "UPDATE job_runs SET outcome = 'interrupted', detail = ? WHERE id = ?"
+            " AND outcome IN ('running', 'interrupted')",
+            (detail, run_id),
+        )
+
+    def mark_running(self, run_id: int, detail: str) -> None:
+        self._db.execute(
+            "UPDATE job_runs SET outcome = 'running', detail = ? WHERE id = ?", (detail, run_id)
+        )
+
+    def finish(self, run_id: int, *, outcome: str | None = None, detail: str = "") -> Run:
+        """Count the deliveries, set the outcome (``ok``/``partial``/``failed`` unless given)."""
+        counts = self.counts(run_id)
+        sent, failed, unknown = counts["sent"], counts["failed"], counts["unknown"]
+        total = sum(counts.values())
+        if outcome is None:
+            if failed + unknown == 0:
+                outcome = "ok"
+            elif sent:
+                outcome = "partial"
+            else:
+                outcome = "failed"
+        previous = self.get_run(run_id)
+        joined = "; ".join(part for part in (previous.detail if previous else "", detail) if part)
+        self._db.execute(
+            "UPDATE job_runs SET finished = ?, outcome = ?, total = ?, sent = ?, failed = ?,"
+            " unknown = ?, detail = ? WHERE id = ?",
+            (self._now(), outcome, total, sent, failed, unknown, joined, run_id),
+        )
+        run = self.get_run(run_id)
+        assert run is not None
+        return run
+
+    # -- deliveries -------------------------------------------------------------------
+
+    def add_deliveries(self, run_id: int, groups: Sequence[tuple[str, str]]) -> None:
+        """One ``pending`` row per (group id, name), in order; existing rows are kept."""
+        now = self._now()
+        with self._db.atomic():
+            for position, (group_id, name) in enumerate(groups):
+                self._db.execute(
+                    "INSERT INTO deliveries (run_id, group_id, group_name, position, state,"
+                    " updated) VALUES (?, ?, ?, ?, 'pending', ?)"
+                    " ON CONFLICT (run_id, group_id) DO NOTHING",
+                    (run_id, group_id, name, position, now),
+                )
+
+    def deliveries(self, run_id: int, *states: State) -> list[Delivery]:
+        """The run's rows in order, only those in ``states`` when given."""
+        sql = "SELECT * FROM deliveries WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if states:
+            sql += f" AND state IN ({', '.join('?' for _ in states)})"
+            params.extend(states)
+        return [_delivery(row) for row in self._rows(sql + " ORDER BY position", params)]
+
+    def has_deliveries(self, run_id: int) -> bool:
+        return bool(self._rows("SELECT 1 FROM deliveries WHERE run_id = ? LIMIT 1", (run_id,)))
+
+    def counts(self, run_id: int) -> dict[str, int]:
+        counts = dict.fromkeys(("pending", "sending", "sent", "failed", "unknown"), 0)
+        for row in self._rows(
+            "SELECT state, COUNT(*) AS n FROM deliveries WHERE run_id = ? GROUP BY state",
+            (run_id,),
+        ):
+            counts[row["state"]] = row["n"]
+        return counts
+
+    def mark_sending(self, run_id: int, group_id: str) -> None:
+        """Committed before the request leaves (a crash after this makes it ``unknown``)."""
+        self._set_state(run_id, group_id, "sending", "pending")
+
+    def mark_done(
+        self,
+        run_id: int,
+        group_id: str,
+        state: Literal["sent", "failed", "unknown"],
+        *,
+        code: str = "",
+        detail: str = "",
+        result: str = "",
+    ) -> None:
+        self._set_state(run_id, group_id, state, "sending", code=code, detail=detail, result=result)
+
+    def _set_state(
+        self,
+        run_id: int,
+        group_id: str,
+        state: State,
+        expected: State,
+        *,
+        code: str = "",
+        detail: str = "",
+        result: str = "",
+    ) -> None:
+        cursor = self._db.execute(
+            "UPDATE deliveries SET state = ?, code = ?, detail = ?, result = ?, updated = ?"
+            " WHERE run_id = ? AND group_id = ? AND state = ?",
+            (state, code, detail, result, self._now(), run_id, group_id, expected),
+        )
+        if cursor.rowcount != 1:
+            raise RuntimeError(
+                f"delivery ({run_id}, {group_id}) is not {expected}: cannot move it to {state}"
+            )
+
+    def set_result(self, run_id: int, group_id: str, *, result: str, detail: str) -> None:
+        """Note what was found out later about a row (e.g. the link read after a crash)."""
+        self._db.execute(
+            "UPDATE deliveries SET result = ?, detail = ?, updated = ?"
+            " WHERE run_id = ? AND group_id = ?",
+            (result, detail, self._now(), run_id, group_id),
+        )
+
+    def set_pin(self, run_id: int, group_id: str, pin: str) -> None:
+        self._db.execute(
+            "UPDATE deliveries SET pin = ?, updated = ? WHERE run_id = ? AND group_id = ?",
+            (pin, self._now(), run_id, group_id),
+        )
+
+    def sending_to_unknown(self, run_id: int, *, code: str, detail: str) -> int:
+        """Rows left ``sending`` (they may have gone out) become ``unknown``; how many."""
+        cursor = self._db.execute(
+            "UPDATE deliveries SET state = 'unknown', code = ?, detail = ?, updated = ?"
+            " WHERE run_id = ? AND state = 'sending'",
+            (code, detail, self._now(), run_id),
+        )
+        return cursor.rowcount
+
+    def fail_pending(self, run_id: int, *, code: str, detail: str) -> int:
+        """Rows still ``pending`` (surely not sent) become ``failed`` with ``code``; how many."""
+        cursor = self._db.execute(
+            "UPDATE deliveries SET state = 'failed', code = ?, detail = ?, updated = ?"
+            " WHERE run_id = ? AND state = 'pending'",
+            (code, detail, self._now(), run_id),
+        )
+        return cursor.rowcount

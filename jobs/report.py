@@ -1,0 +1,149 @@
+"""What the scheduler says about runs: reports to ``notify_chats`` and history lines.
+
+A run's report reads like SPEC section 6::
+
+    morning-sales (09:00 America/Sao_Paulo): sent 48, failed 2, unknown 0
+    - Sales Rio (120363000000000001@g.us): failed WHATSAPP_UPSTREAM_ERROR
+    - Support (120363000000000002@g.us): unknown OUTCOME_UNKNOWN (may have gone out; not resent)
+
+Failed groups come first, then unknown ones, then sent messages whose pin
+failed; at most :data:`MAX_LINES` groups are listed. An invite reset counts
+``reset`` instead of ``sent``. A run that is not the plain scheduled one says
+so in the parentheses (``catch-up``, ``manual``, with the date). ``notify``
+decides whether a report goes out at all (:func:`should_report`); the new
+links of an invite reset are announced separately (:func:`announcement`)
+when ``announce = true``, whatever ``notify`` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from jobs.ledger import Delivery, Run
+from jobs.schedule import load_zone
+
+__all__ = [
+    "MAX_LINES",
+    "announcement",
+    "history_line",
+    "local_time",
+    "run_report",
+    "short_duration",
+    "should_report",
+]
+
+MAX_LINES = 50
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return load_zone(name)
+    except ValueError:
+        return ZoneInfo("UTC")
+
+
+def local_time(moment: datetime, zone: str, *, date: bool = True) -> str:
+    """``2026-12-01 09:00 -03:00`` (or ``09:00`` with ``date=False``) in ``zone``."""
+    local = moment.astimezone(_zone(zone))
+    return local.strftime("%Y-%m-%d %H:%M %z" if date else "%H:%M").replace("+0000", "UTC")
+
+
+def short_duration(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _title(run: Run) -> str:
+    local = run.scheduled.astimezone(_zone(run.zone))
+    if run.trigger == "schedule":
+        return f"{run.job} ({local:%H:%M} {run.zone})"
+    label = "catch-up run" if run.trigger == "catch-up" else "manual run"
+    if run.trigger == "manual" and run.requested_by:
+        label += f" by {run.requested_by}"
+    return f"{run.job} ({local:%Y-%m-%d %H:%M} {run.zone}, {label})"
+
+
+def _counts(run: Run) -> str:
+    done = "reset" if run.kind == "invite_reset" else "sent"
+    return f"{done} {run.sent}, failed {run.failed}, unknown {run.unknown}"
+
+
+def _group_lines(job: str, deliveries: Sequence[Delivery]) -> list[str]:
+    failed = [d for d in deliveries if d.state == "failed"]
+    unknown = [d for d in deliveries if d.state == "unknown"]
+    pins = [d for d in deliveries if d.state == "sent" and d.pin not in ("", "pinned")]
+    lines = [f"- {d.label}: failed {d.code or 'ERROR'}" for d in failed]
+    lines += [
+        f"- {d.label}: unknown {d.code or 'OUTCOME_UNKNOWN'} (may have gone out; not resent)"
+        for d in unknown
+    ]
+    lines += [f"- {d.label}: sent, but the pin failed ({d.pin})" for d in pins]
+    if len(lines) > MAX_LINES:
+        more = len(lines) - MAX_LINES
+        lines = [*lines[:MAX_LINES], f"… and {more} more (see /job {job})"]
+    return lines
+
+
+def run_report(run: Run, deliveries: Sequence[Delivery]) -> str:
+    """The report of a finished run, a skipped one or a missed one."""
+    title = _title(run)
+    if run.outcome in ("skipped", "missed"):
+        return f"{title}: {run.outcome}: {run.skip_reason}"
+    if run.outcome == "failed" and run.total == 0:
+        return f"{title}: failed: {run.detail or 'nothing was done'}"
+    lines = [f"{title}: {_counts(run)}"]
+    if run.detail:
+        lines.append(f"({run.detail})")
+    lines += _group_lines(run.job, deliveries)
+    return "\n".join(lines)
+
+
+def should_report(run: Run, notify: str) -> bool:
+    """``always``: every run; ``failures``: a run with failures, unknowns, or missed; else none."""
+    if notify == "never":
+        return False
+    if notify == "always":
+        return True
+    if run.outcome == "missed":
+        return True
+    return run.outcome in ("failed", "partial") or run.failed + run.unknown > 0
+
+
+def announcement(run: Run, deliveries: Sequence[Delivery]) -> str | None:
+    """The new invite links of an invite-reset run (None when there is none to show)."""
+    lines = []
+    for delivery in deliveries:
+        if not delivery.result:
+            continue
+        if delivery.state == "sent":
+            lines.append(f"{delivery.label}: {delivery.result}")
+        elif delivery.state == "unknown":
+            note = "current link; the reset had no answer"
+            lines.append(f"{delivery.label}: {delivery.result} ({note})")
+    if not lines:
+        return None
+    return "\n".join([f"{run.job}: new invite links", *lines])
+
+
+def history_line(run: Run) -> str:
+    """One run of ``/job``: when, trigger, outcome, counts or reason, how long."""
+    when = local_time(run.scheduled, run.zone)
+    head = f"{when} {run.trigger}: {run.outcome}"
+    if run.outcome in ("skipped", "missed"):
+        return f"{head} ({run.skip_reason})"
+    if run.outcome == "failed" and run.total == 0:
+        return f"{head} ({run.detail})" if run.detail else head
+    text = f"{head}, {_counts(run)}"
+    if run.duration is not None:
+        text += f" in {short_duration(run.duration)}"
+    if run.requested_by:
+        text += f", by {run.requested_by}"
+    return text

@@ -1,0 +1,135 @@
+"""Carrying out one run whose history row is open: targets, deliveries, finish, report.
+
+:class:`RunExecutor` is what the scheduler starts for a run (scheduled,
+catch-up, manual, or resumed after a crash):
+
+1. targets are resolved at run time (aliases, target names, group ids,
+   group names, ``all``) into one ledger row per group, unless the run
+   already has rows (a resumed run keeps its own list);
+2. the job kind works through the ``pending`` rows
+   (:mod:`jobs.broadcast`, :mod:`jobs.invite_reset`);
+3. the run is finished (counts and outcome in its history row) and reported
+   per ``notify``; an invite reset's new links are announced when
+   ``announce = true``.
+
+A shutdown (the scheduler's stop flag, or cancellation) leaves the run
+``interrupted`` with its ``pending`` rows, resumable on the next start. No
+error escapes: a failure to resolve targets fails the run with the reason,
+and a bug fails it with an incident id whose traceback is in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from bot.commands.explain import explain
+from bot.commands.resolve import GroupDirectory, ResolveError
+from bot.jobconfig import JobConfig
+from bot.whatsapp.errors import PilotError
+from jobs.broadcast import deliver_broadcast
+from jobs.context import INTERRUPTED, RunContext
+from jobs.invite_reset import deliver_invite_reset
+from jobs.ledger import Run
+from jobs.report import announcement, run_report, should_report
+
+__all__ = ["Notify", "RunExecutor"]
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str], Awaitable[None]]
+_KINDS: Final[dict[str, Callable[[RunContext, Run, JobConfig], Awaitable[None]]]] = {
+    "broadcast": deliver_broadcast,
+    "invite_reset": deliver_invite_reset,
+}
+STOPPED = "stopped by a shutdown; resumes on the next start if within catch_up_window"
+
+
+class RunExecutor:
+    """Runs jobs' runs over a shared :class:`RunContext`."""
+
+    def __init__(self, ctx: RunContext, directory: GroupDirectory, notify: Notify) -> None:
+        self.ctx = ctx
+        self.directory = directory
+        self.notify = notify
+
+    async def execute(self, run: Run, job: JobConfig) -> Run:
+        """Carry out ``run`` (row open, outcome ``running``); the row as it ends."""
+        ledger = self.ctx.ledger
+        try:
+            if not ledger.has_deliveries(run.id):
+                try:
+                    groups = await self.resolve_targets(job)
+                except (ResolveError, PilotError) as exc:
+                    why = explain(exc) if isinstance(exc, PilotError) else str(exc)
+                    final = ledger.finish(run.id, outcome="failed", detail=f"targets: {why}")
+                    await self.report(final, job)
+                    return final
+                ledger.add_deliveries(run.id, groups)
+            await _KINDS[job.kind](self.ctx, run, job)
+        except asyncio.CancelledError:
+            ledger.interrupt(run.id, STOPPED)
+            raise
+        except Exception:
+            incident = secrets.token_hex(4)
+            log.exception("internal error %s in run %s of %s", incident, run.id, run.job)
+            detail = f"internal error, logged as {incident}"
+            ledger.sending_to_unknown(run.id, code="INTERNAL_ERROR", detail=detail)
+            ledger.fail_pending(run.id, code="INTERNAL_ERROR", detail=detail)
+            final = ledger.finish(run.id, detail=detail)
+            await self.report(final, job)
+            return final
+        if ledger.counts(run.id)["pending"] and self.ctx.stopping():
+            ledger.interrupt(run.id, STOPPED)
+            log.info("%s: run %s interrupted by the shutdown", run.job, run.id)
+            interrupted = ledger.get_run(run.id)
+            assert interrupted is not None
+            return interrupted
+        final = ledger.finish(run.id)
+        log.info(
+            "%s: run %s %s (sent %d, failed %d, unknown %d)",
+            run.job,
+            run.id,
+            final.outcome,
+            final.sent,
+            final.failed,
+            final.unknown,
+        )
+        await self.report(final, job)
+        return final
+
+    async def resolve_targets(self, job: JobConfig) -> list[tuple[str, str]]:
+        """(group id, name) of every group of the job's targets, each once, in order."""
+        seen: dict[str, str] = {}
+        for target in job.targets:
+            for ref in await self.directory.resolve_target(target):
+                seen.setdefault(ref.id, ref.name if ref.name != ref.id else "")
+        return list(seen.items())
+
+    async def report(self, run: Run, job: JobConfig | None) -> None:
+        """Send the run's report per ``notify`` and, for invite resets, the new links.
+
+        Deliveries a crash left unknown are reported whatever ``notify`` says
+        (someone should check those groups); a job that is gone reports always.
+        """
+        deliveries = self.ctx.ledger.deliveries(run.id)
+        parts: list[str] = []
+        crashed = any(d.state == "unknown" and d.code == INTERRUPTED for d in deliveries)
+        if should_report(run, job.notify if job is not None else "always") or crashed:
+            parts.append(run_report(run, deliveries))
+        if job is not None and job.kind == "invite_reset" and job.announce:
+            links = announcement(run, deliveries)
+            if links is not None:
+                parts.append(links)
+        if parts:
+            await self.safe_notify("\n\n".join(parts))
+
+    async def safe_notify(self, text: str) -> None:
+        """Deliver ``text``; a notifier failure is logged, never raised."""
+        try:
+            await self.notify(text)
+        except Exception:
+            log.exception("could not deliver a job report")

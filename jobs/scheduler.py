@@ -1,0 +1,390 @@
+"""The job scheduler: config and ``/schedule`` jobs on one APScheduler, runs in our ledger.
+
+:class:`JobScheduler` owns the jobs of one bot. Definitions are data
+(:mod:`jobs.definitions`); APScheduler only fires the moments this class
+arms (:mod:`jobs.timer`); history and deliveries are ours (:mod:`jobs.ledger`).
+
+- **Arming.** Each enabled, unpaused job has its next scheduled time (from
+  :mod:`jobs.schedule`, with SPEC section 6's DST rules) armed at that time
+  plus a random ``jitter``, capped so it stays at least a second before the
+  following run ("never past the next run"). A fire re-arms the next run
+  at once, then hands this one to the overlap policy.
+- **Overlap.** A run due while the job's previous run is still going is
+  ``skip``-ped (a history row with the reason) or, with ``queue``, waits
+  (one at most; a further one is skipped). ``/run`` goes through the same.
+- **Pause** is stored (kept across restarts, config jobs too) and disarms
+  the job; **resume** arms the next run after *now*: nothing that fell in
+  the pause runs late.
+- **Start** (:mod:`jobs.startup`): config jobs rebuilt into the database,
+  interrupted runs recovered, missed runs caught up, every job armed.
+- **Stop**: no new fires; a running run stops before its next send and is
+  left ``interrupted``, with its pending deliveries, for the next start.
+
+Everything runs on the event loop; time comes from ``clock``, pauses between
+sends from ``sleep``, randomness from ``rng``, so tests drive it all with a
+fake clock and a fake timer. In a process that does not start it (``exec``)
+the reads work from the database and the changes are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from bot.commands.resolve import GroupDirectory
+from bot.config import Settings
+from bot.jobconfig import JobConfig
+from bot.notify import LogNotifier, Notifier
+from bot.store import Store
+from bot.whatsapp.client import WhatsAppClient
+from jobs.context import RunContext
+from jobs.definitions import DefinitionBook, DefinitionError, JobDefinition, job_to_data
+from jobs.ledger import Ledger, Run, RunExists, Trigger
+from jobs.report import local_time, run_report, should_report
+from jobs.runs import RunExecutor
+from jobs.schedule import build_schedule
+from jobs.slots import (
+    JobNotFound,
+    Queued,
+    SchedulerNotRunning,
+    Slot,
+    Submission,
+    jitter_delay,
+)
+from jobs.timer import APSchedulerTimer, Timer
+
+__all__ = [
+    "JobNotFound",
+    "JobScheduler",
+    "SchedulerNotRunning",
+    "Submission",
+    "jitter_delay",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobScheduler:
+    """Config and chat-defined jobs of one bot (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        client: WhatsAppClient,
+        directory: GroupDirectory,
+        timer: Timer | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+        stop_timeout: float = 20.0,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.book = DefinitionBook(store.db, clock=clock)
+        self.ledger = Ledger(store.db, clock=clock)
+        self.rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not secrets
+        self.timer: Timer = timer if timer is not None else APSchedulerTimer()
+        self.stop_timeout = stop_timeout
+        self.context = RunContext(
+            ledger=self.ledger,
+            client=client,
+            store=store,
+            clock=clock,
+            sleep=sleep,
+            rng=self.rng,
+            stopping=lambda: self._stopping,
+            parallel=settings.pilot.concurrency,
+        )
+        self.executor = RunExecutor(self.context, directory, self._notify)
+        self.notifier: Notifier = LogNotifier()
+        self.slots: dict[str, Slot] = {}
+        self.started_at: datetime | None = None
+        self._running = False
+        self._stopping = False
+        self._side_tasks: set[asyncio.Task[None]] = set()
+        self._run_tasks: set[asyncio.Task[Run]] = set()  # also those of jobs deleted meanwhile
+
+    # -- life cycle -----------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._running and not self._stopping
+
+    async def start(self, notifier: Notifier | None = None) -> None:
+        """Rebuild, recover, catch up, arm; reports go to ``notifier``."""
+        from jobs.startup import start_up
+
+        if self._running:
+            raise RuntimeError("the scheduler is already running")
+        if notifier is not None:
+            self.notifier = notifier
+        self._stopping = False
+        now = self.clock()
+        self.started_at = now
+        self.timer.start()
+        self._running = True
+        await start_up(self, now)
+
+    async def stop(self) -> None:
+        """Stop firing; let running runs reach their next send, then leave them resumable."""
+        if not self._running:
+            return
+        self._stopping = True
+        self.timer.stop()
+        for slot in self.slots.values():
+            slot.queued = None
+        pending: set[asyncio.Task[Run]] = set()
+        if self._run_tasks:
+            _, pending = await asyncio.wait(set(self._run_tasks), timeout=self.stop_timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._side_tasks:
+            await asyncio.wait(set(self._side_tasks), timeout=2.0)
+        self._running = False
+        log.info("scheduler stopped")
+
+    async def wait_idle(self) -> None:
+        """Wait until no run is in progress or waiting and every report went out.
+
+        Unbounded: wrap it in ``asyncio.timeout`` where that matters.
+        """
+        while True:
+            busy: set[asyncio.Task[Any]] = {*self._run_tasks, *self._side_tasks}
+            if busy:
+                await asyncio.wait(busy)
+                continue
+            await asyncio.sleep(0)  # a run that just ended may start its queued one
+            if not self._run_tasks and not self._side_tasks:
+                return
+
+    def require_running(self) -> None:
+        if not self.running:
+            raise SchedulerNotRunning(
+                "The scheduler is not running in this process: job changes and runs are made "
+                "in the bot itself (its console or Telegram), not with `grouppilot exec`."
+            )
+
+    # -- arming and firing ----------------------------------------------------------
+
+    def add_slot(self, definition: JobDefinition, *, start: datetime) -> Slot:
+        slot = Slot(definition, build_schedule(definition.config, start=start))
+        self.slots[definition.name] = slot
+        return slot
+
+    def arm(self, slot: Slot, *, after: datetime) -> None:
+        """Arm the slot's next run strictly after ``after`` (or disarm it)."""
+        name = slot.definition.name
+        state = self.book.state(name)
+        upcoming = None
+        if self.running and slot.config.enabled and not state.paused:
+            upcoming = slot.schedule.next_after(after)
+        slot.next_run = upcoming
+        if upcoming is None:
+            slot.fire_at = None
+            self.timer.disarm(name)
+            return
+        slot.fire_at = upcoming + self.jitter(slot, upcoming)
+        scheduled = upcoming
+
+        async def fire() -> None:
+            self.on_fire(name, scheduled)
+
+        self.timer.arm(name, slot.fire_at, fire)
+
+    def jitter(self, slot: Slot, scheduled: datetime) -> timedelta:
+        return jitter_delay(slot.schedule, slot.config.jitter, scheduled, self.rng)
+
+    def on_fire(self, name: str, scheduled: datetime) -> None:
+        """The timer fired for ``scheduled``: re-arm, then run (or record why not)."""
+        slot = self.slots.get(name)
+        if slot is None or not self.running or slot.next_run != scheduled:
+            return  # removed, paused or re-armed since: a stale fire
+        now = self.clock()
+        fire_at = slot.fire_at or scheduled
+        self.arm(slot, after=max(scheduled, now))
+        config = slot.config
+        late = now - fire_at
+        if late > config.catch_up_window:
+            reason = (
+                f"fired {local_time(now, config.timezone)}, past catch_up_window "
+                "(was the machine asleep?)"
+            )
+            self.record_not_run(slot, scheduled, "schedule", "missed", reason)
+            return
+        self.submit(slot, scheduled, "schedule")
+
+    # -- overlap ----------------------------------------------------------------------
+
+    def submit(self, slot: Slot, scheduled: datetime, trigger: Trigger, by: str = "") -> Submission:
+        """Start a run now, or queue or skip it per the job's ``overlap``."""
+        if slot.active is None:
+            return self.start_run(slot, scheduled, trigger, by)
+        config = slot.config
+        previous = slot.active_run
+        since = f" ({local_time(previous.scheduled, config.timezone)})" if previous else ""
+        if config.overlap == "queue" and slot.queued is None:
+            slot.queued = Queued(scheduled, trigger, by)
+            return Submission("queued", reason=f"waiting for the previous run{since} to end")
+        if config.overlap == "queue":
+            reason = "a run was already waiting for the previous one to end (overlap = queue)"
+        else:
+            reason = f"the previous run{since} was still running (overlap = skip)"
+        run = self.record_not_run(slot, scheduled, trigger, "skipped", reason, by)
+        return Submission("skipped", run, reason=reason)
+
+    def start_run(
+        self,
+        slot: Slot,
+        scheduled: datetime,
+        trigger: Trigger,
+        by: str = "",
+        *,
+        existing: Run | None = None,
+        config: JobConfig | None = None,
+    ) -> Submission:
+        """Open the run's history row (unless resuming ``existing``) and start it."""
+        config = config or slot.config
+        run = existing
+        if run is None:
+            try:
+                run = self.ledger.open_run(
+                    job=config.name,
+                    kind=config.kind,
+                    zone=config.timezone,
+                    scheduled=scheduled,
+                    trigger=trigger,
+                    definition=job_to_data(config),
+                    requested_by=by,
+                )
+            except RunExists:
+                log.warning(
+                    "%s at %s already has a history row: not run again", config.name, scheduled
+                )
+                return Submission(
+                    "skipped", self.ledger.run_at(config.name, scheduled), reason="already recorded"
+                )
+        task = asyncio.create_task(
+            self._drive(slot, run, config), name=f"run {config.name} {run.id}"
+        )
+        slot.active, slot.active_run = task, run
+        self._run_tasks.add(task)
+        task.add_done_callback(self._run_tasks.discard)
+        return Submission("started", run, task)
+
+    async def _drive(self, slot: Slot, run: Run, config: JobConfig) -> Run:
+        try:
+            return await self.executor.execute(run, config)
+        finally:
+            if slot.active is asyncio.current_task():
+                slot.active, slot.active_run = None, None
+            queued, slot.queued = slot.queued, None
+            name = slot.definition.name
+            if queued is not None and self.running and self.slots.get(name) is slot:
+                self.start_run(slot, queued.scheduled, queued.trigger, queued.by)
+
+    def record_not_run(
+        self,
+        slot: Slot,
+        scheduled: datetime,
+        trigger: Trigger,
+        outcome: Literal["skipped", "missed"],
+        reason: str,
+        by: str = "",
+    ) -> Run:
+        """A history row for a run that did not happen, reported per ``notify``."""
+        config = slot.config
+        run = self.ledger.record_not_run(
+            job=config.name,
+            kind=config.kind,
+            zone=config.timezone,
+            scheduled=scheduled,
+            trigger=trigger,
+            outcome=outcome,
+            reason=reason,
+            requested_by=by,
+        )
+        log.info("%s (%s): %s: %s", config.name, scheduled.isoformat(), outcome, reason)
+        if should_report(run, config.notify):
+            self.spawn(self._notify(run_report(run, [])))
+        return run
+
+    def spawn(self, coroutine: Awaitable[None]) -> None:
+        """Run a side task (a report) that ``stop`` waits for briefly."""
+
+        async def wrapped() -> None:
+            await coroutine
+
+        task = asyncio.ensure_future(wrapped())
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    async def _notify(self, text: str) -> None:
+        try:
+            await self.notifier.notify(text)
+        except Exception:
+            log.exception("could not deliver a job report")
+
+    # -- commands -----------------------------------------------------------------------
+
+    def slot(self, name: str) -> Slot:
+        slot = self.slots.get(name)
+        if slot is None:
+            raise JobNotFound(name)
+        return slot
+
+    def run_now(self, name: str, *, by: str) -> Submission:
+        """``/run``: a manual run now, through the overlap policy."""
+        self.require_running()
+        slot = self.slot(name)
+        if not slot.config.enabled:
+            raise DefinitionError(f"'{name}' is disabled in the config (enabled = false).")
+        moment = self.clock()
+        while self.ledger.run_at(name, moment) is not None:  # a run is name + time: keep it unique
+            moment += timedelta(microseconds=1)
+        return self.submit(slot, moment, "manual", by)
+
+    def pause(self, name: str, *, by: str, note: str = "") -> None:
+        self.require_running()
+        slot = self.slot(name)
+        self.book.pause(name, by=by, note=note)
+        self.arm(slot, after=self.clock())
+        if slot.queued is not None:
+            queued, slot.queued = slot.queued, None
+            self.record_not_run(
+                slot, queued.scheduled, queued.trigger, "skipped", "the job was paused", queued.by
+            )
+
+    def resume(self, name: str) -> None:
+        self.require_running()
+        slot = self.slot(name)
+        self.book.resume(name)
+        self.arm(slot, after=self.clock())
+
+    def add(self, job: JobConfig, *, by: str) -> Slot:
+        """Store a ``/schedule`` job and arm it (an ``every`` job counts from now)."""
+        self.require_running()
+        definition = self.book.add_chat(job, by=by)
+        slot = self.add_slot(definition, start=self.clock())
+        self.arm(slot, after=self.clock())
+        return slot
+
+    def remove(self, name: str) -> None:
+        """``/unschedule``: delete a chat job; a run in progress finishes."""
+        self.require_running()
+        self.book.remove_chat(name)
+        self.timer.disarm(name)
+        slot = self.slots.pop(name, None)
+        if slot is not None:
+            slot.queued = None

@@ -1,0 +1,89 @@
+"""The running scheduler's view of one job, and what happens to a run handed to it.
+
+A :class:`Slot` holds a job's definition and schedule, the next run armed
+(and its jitter-delayed fire time), the run in progress and at most one run
+waiting behind it. :func:`jitter_delay` draws a start delay "never past the
+next run". :class:`Submission` says whether a run started, waits or was
+skipped by the overlap policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot.jobconfig import JobConfig
+from jobs.definitions import JobDefinition
+from jobs.ledger import Run, Trigger
+from jobs.schedule import Schedule
+
+__all__ = [
+    "JobNotFound",
+    "Queued",
+    "SchedulerNotRunning",
+    "Slot",
+    "Submission",
+    "jitter_delay",
+]
+
+_ONE_SECOND = timedelta(seconds=1)
+
+
+class SchedulerNotRunning(RuntimeError):
+    """A change asked of a scheduler that this process does not run."""
+
+
+class JobNotFound(LookupError):
+    """No job by that name."""
+
+
+def jitter_delay(
+    schedule: Schedule, jitter: timedelta, scheduled: datetime, rng: random.Random
+) -> timedelta:
+    """A random start delay up to ``jitter``, ending at least a second before the next run."""
+    limit = jitter
+    following = schedule.next_after(scheduled)
+    if following is not None:
+        limit = min(limit, following - scheduled - _ONE_SECOND)
+    if limit <= timedelta(0):
+        return timedelta(0)
+    return timedelta(seconds=rng.uniform(0.0, limit.total_seconds()))
+
+
+@dataclass
+class Queued:
+    """A run waiting for the job's previous run to end (``overlap = \"queue\"``)."""
+
+    scheduled: datetime
+    trigger: Trigger
+    by: str
+
+
+@dataclass
+class Slot:
+    """One job as the running scheduler holds it."""
+
+    definition: JobDefinition
+    schedule: Schedule
+    next_run: datetime | None = None  # the next scheduled time armed
+    fire_at: datetime | None = None  # next_run plus its jitter
+    active: asyncio.Task[Run] | None = None
+    active_run: Run | None = None
+    queued: Queued | None = None
+
+    @property
+    def config(self) -> JobConfig:
+        return self.definition.config
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What became of a run handed to the overlap policy."""
+
+    status: Literal["started", "queued", "skipped"]
+    run: Run | None = None  # the open row (started) or the skipped row
+    task: asyncio.Task[Run] | None = None
+    reason: str = ""
