@@ -35,7 +35,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.durations import format_duration
@@ -48,7 +47,6 @@ __all__ = [
     "CronSchedule",
     "EverySchedule",
     "Schedule",
-    "ScheduleTrigger",
     "build_schedule",
     "load_zone",
     "parse_at",
@@ -291,27 +289,6 @@ class AtSchedule(Schedule):
 
     def describe(self) -> str:
         return f"at {self.when.isoformat()}"
-
-
-class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]
-    """An APScheduler trigger that fires on a :class:`Schedule` (keeping its DST rules)."""
-
-    def __init__(self, schedule: Schedule) -> None:
-        self.schedule = schedule
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        if previous_fire_time is not None:
-            return self.schedule.next_after(previous_fire_time)
-        # at or after now (subtract in UTC: aware arithmetic is on the wall clock)
-        return self.schedule.next_after(now.astimezone(UTC) - timedelta(microseconds=1))
-
-    def __str__(self) -> str:
-        return self.schedule.describe()
-
-    def __repr__(self) -> str:
-        return f"<ScheduleTrigger {self.schedule!r}>"
 
 
 def build_schedule(job: JobConfig, *, start: datetime) -> Schedule:

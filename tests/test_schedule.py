@@ -13,7 +13,6 @@ from jobs.schedule import (
     AtSchedule,
     CronSchedule,
     EverySchedule,
-    ScheduleTrigger,
     build_schedule,
     load_zone,
     parse_at,
@@ -393,25 +392,3 @@ def test_build_schedule(schedule: dict[str, str], kind: type, first: str) -> Non
     upcoming = built.next_after(FRIDAY_NOON)
     assert upcoming is not None
     assert upcoming.isoformat() == first
-
-
-@pytest.mark.parametrize(
-    ("previous", "now", "expected"),
-    [
-        (None, datetime(2026, 3, 28, 12, tzinfo=BERLIN), "2026-03-29T03:00:00+02:00"),
-        (None, datetime(2026, 3, 29, 3, 0, tzinfo=BERLIN), "2026-03-29T03:00:00+02:00"),
-        (
-            datetime(2026, 3, 29, 3, 0, tzinfo=BERLIN),
-            datetime(2026, 3, 29, 3, 0, 1, tzinfo=BERLIN),
-            "2026-03-30T02:30:00+02:00",
-        ),
-    ],
-)
-def test_schedule_trigger_for_apscheduler(
-    previous: datetime | None, now: datetime, expected: str
-) -> None:
-    trigger = ScheduleTrigger(CronSchedule("30 2 * * *", BERLIN))
-    fire = trigger.get_next_fire_time(previous, now)
-    assert fire is not None
-    assert fire.isoformat() == expected
-    assert str(trigger) == 'cron "30 2 * * *"'
