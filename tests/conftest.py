@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from scheduler_kit import HarnessFactory, harness_factory
 
 from bot.commands.layer import CommandLayer
 from bot.commands.types import Pending, Principal, Reply, Rights
@@ -76,3 +77,12 @@ async def run_confirmed(layer: CommandLayer, text: str, principal: Principal = A
     if isinstance(outcome, Pending):
         return await layer.confirm(outcome.token, principal)
     return outcome
+
+
+@pytest.fixture
+async def make_harness(
+    tmp_path: Path, sandbox_server: SandboxServerThread, client: WhatsAppClient
+) -> AsyncIterator[HarnessFactory]:
+    """Builds scheduler harnesses (real store file, real client, fake clock and timer)."""
+    async with harness_factory(tmp_path, sandbox_server, client) as factory:
+        yield factory

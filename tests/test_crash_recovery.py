@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,23 +33,12 @@ from scheduler_kit import (
     Harness,
     HarnessFactory,
     broadcast,
-    harness_factory,
     invite_reset,
     write_config,
 )
 
 from bot.sandbox import Sandbox, SandboxServerThread
-from bot.whatsapp import WhatsAppClient
 from jobs.definitions import job_to_data
-
-
-@pytest.fixture
-async def make_harness(
-    tmp_path: Path, sandbox_server: SandboxServerThread, client: WhatsAppClient
-) -> AsyncIterator[HarnessFactory]:
-    async with harness_factory(tmp_path, sandbox_server, client) as factory:
-        yield factory
-
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = [SALES, RIO, SUPPORT, VIP]

@@ -7,9 +7,6 @@ nothing; every command is audited.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from conftest import ADMIN, STRANGER, VIEWER
 from scheduler_kit import (
@@ -20,27 +17,16 @@ from scheduler_kit import (
     Harness,
     HarnessFactory,
     broadcast,
-    harness_factory,
     invite_reset,
 )
 
 from bot.commands.types import Pending, Principal, Reply
-from bot.sandbox import SandboxServerThread
-from bot.whatsapp import WhatsAppClient
 
 JOBS = [
     broadcast(timezone="America/Sao_Paulo", targets=["all-sales"]),
     invite_reset(),
     broadcast("off", every="1h", enabled=False, text="x"),
 ]
-
-
-@pytest.fixture
-async def make_harness(
-    tmp_path: Path, sandbox_server: SandboxServerThread, client: WhatsAppClient
-) -> AsyncIterator[HarnessFactory]:
-    async with harness_factory(tmp_path, sandbox_server, client) as factory:
-        yield factory
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ blocks until the gate opens, so no real time passes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from scheduler_kit import (
@@ -17,20 +15,9 @@ from scheduler_kit import (
     Harness,
     HarnessFactory,
     broadcast,
-    harness_factory,
 )
 
-from bot.sandbox import SandboxServerThread
-from bot.whatsapp import WhatsAppClient
 from jobs.scheduler import JobNotFound, SchedulerNotRunning
-
-
-@pytest.fixture
-async def make_harness(
-    tmp_path: Path, sandbox_server: SandboxServerThread, client: WhatsAppClient
-) -> AsyncIterator[HarnessFactory]:
-    async with harness_factory(tmp_path, sandbox_server, client) as factory:
-        yield factory
 
 
 async def started_and_held(make: HarnessFactory, **keys: object) -> Harness:

@@ -6,9 +6,7 @@ file, with the same fake clock moved forward while the bot was "down".
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,21 +16,9 @@ from scheduler_kit import (
     Harness,
     HarnessFactory,
     broadcast,
-    harness_factory,
 )
 
 from bot.jobconfig import JobConfig
-from bot.sandbox import SandboxServerThread
-from bot.whatsapp import WhatsAppClient
-
-
-@pytest.fixture
-async def make_harness(
-    tmp_path: Path, sandbox_server: SandboxServerThread, client: WhatsAppClient
-) -> AsyncIterator[HarnessFactory]:
-    async with harness_factory(tmp_path, sandbox_server, client) as factory:
-        yield factory
-
 
 DAY2_NINE = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 

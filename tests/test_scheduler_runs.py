@@ -6,9 +6,7 @@ clock and timer decide when runs fire.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from scheduler_kit import (
@@ -19,21 +17,8 @@ from scheduler_kit import (
     VIP,
     HarnessFactory,
     broadcast,
-    harness_factory,
     invite_reset,
 )
-
-from bot.sandbox import SandboxServerThread
-from bot.whatsapp import WhatsAppClient
-
-
-@pytest.fixture
-async def make_harness(
-    tmp_path: Path, sandbox_server: SandboxServerThread, client: WhatsAppClient
-) -> AsyncIterator[HarnessFactory]:
-    async with harness_factory(tmp_path, sandbox_server, client) as factory:
-        yield factory
-
 
 NINE = START.replace(hour=9) + timedelta(days=1)  # Saturday 09:00 UTC
 

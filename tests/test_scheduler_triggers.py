@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,23 +20,12 @@ from scheduler_kit import (
     FakeTimer,
     HarnessFactory,
     broadcast,
-    harness_factory,
 )
 
 from bot.durations import parse_duration
 from bot.jobconfig import JobConfig
-from bot.sandbox import SandboxServerThread
-from bot.whatsapp import WhatsAppClient
 from jobs.schedule import Schedule, build_schedule
 from jobs.scheduler import jitter_delay
-
-
-@pytest.fixture
-async def make_harness(
-    tmp_path: Path, sandbox_server: SandboxServerThread, client: WhatsAppClient
-) -> AsyncIterator[HarnessFactory]:
-    async with harness_factory(tmp_path, sandbox_server, client) as factory:
-        yield factory
 
 
 def local(run_times: list[datetime], zone: str) -> list[str]:
