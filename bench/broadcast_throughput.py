@@ -27,21 +27,12 @@ from pathlib import Path
 from bot.commands.layer import CommandLayer
 from bot.config import load_config
 from bot.sandbox import Sandbox, SandboxServerThread
+from bot.sandbox.stats import most_in_window
 from bot.store import Store
 from bot.whatsapp import RetryPolicy, WhatsAppClient
 from jobs.scheduler import JobScheduler
 
 SALES = "120363123456789012@g.us"
-
-
-def most_in_window(starts: list[float], window: float = 1.0) -> int:
-    starts = sorted(starts)
-    best, left = 0, 0
-    for right, moment in enumerate(starts):
-        while moment - starts[left] >= window:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
 
 
 def write_config(folder: Path, url: str, max_rps: int, concurrency: int) -> Path:

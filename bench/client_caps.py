@@ -19,19 +19,10 @@ import statistics
 import time
 
 from bot.sandbox import Sandbox, SandboxServerThread
+from bot.sandbox.stats import most_in_window
 from bot.whatsapp import RetryPolicy, WhatsAppClient
 
 SALES = "120363123456789012@g.us"
-
-
-def most_in_window(starts: list[float], window: float = 1.0) -> int:
-    starts = sorted(starts)
-    best, left = 0, 0
-    for right, moment in enumerate(starts):
-        while moment - starts[left] >= window:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
 
 
 async def measure(url: str, sandbox: Sandbox, args: argparse.Namespace) -> None:
