@@ -248,6 +248,24 @@ async def test_invalid_json_success_body(client, sandbox_server) -> None:
     assert info.value.status == 200
 
 
+@pytest.mark.parametrize("operation", ["send", "create_group", "invite_reset"])
+async def test_unreadable_success_of_unsafe_operation_is_an_unknown_outcome(
+    client, sandbox_server, operation
+) -> None:
+    sandbox = sandbox_server.sandbox
+    endpoint = "invite" if operation == "invite_reset" else operation
+    sandbox.inject(endpoint, invalid_json=True, times=None)  # applied, answer garbled
+    with pytest.raises(OutcomeUnknown) as info:
+        if operation == "send":
+            await client.send_text(SALES, "once")
+        elif operation == "create_group":
+            await client.create_group("Once")
+        else:
+            await client.invite_link(SALES, reset=True)
+    assert "accepted" in str(info.value)
+    assert calls(sandbox, endpoint) == 1
+
+
 async def test_unknown_code_keeps_its_code(client, sandbox_server) -> None:
     sandbox_server.sandbox.inject("send", status=400, code="BRAND_NEW_CODE")
     with pytest.raises(ApiError) as info:

@@ -107,14 +107,14 @@ class WhatsAppClient:
         body = await self._call("list_groups", "GET", "/v1/groups", safety=SAFE)
         raw_groups = body.get("groups")
         if not isinstance(raw_groups, list):
-            raise _unreadable("list_groups", 200, "no 'groups' list in the answer")
-        return [_parse(GroupSummary, item, "list_groups") for item in raw_groups]
+            raise _unreadable("list_groups", 200, "no 'groups' list in the answer", SAFE)
+        return [_parse(GroupSummary, item, "list_groups", SAFE) for item in raw_groups]
 
     async def get_group(self, group_id: str) -> Group:
         """`GET /v1/groups/{id}`: subject and participants with roles."""
         path = f"/v1/groups/{group_path(group_id)}"
         body = await self._call("get_group", "GET", path, safety=SAFE)
-        return _parse(Group, {"id": group_id, **body}, "get_group")
+        return _parse(Group, {"id": group_id, **body}, "get_group", SAFE)
 
     async def create_group(self, subject: str, numbers: Iterable[str] = ()) -> Group:
         """`POST /v1/groups`. Never retried once the request may have arrived."""
@@ -126,7 +126,7 @@ class WhatsAppClient:
         if participants:
             payload["participants"] = participants
         body = await self._call("create_group", "POST", "/v1/groups", json=payload, safety=UNSAFE)
-        return _parse(Group, body, "create_group")
+        return _parse(Group, body, "create_group", UNSAFE)
 
     async def add_participants(self, group_id: str, numbers: Iterable[str]) -> OperationResult:
         return await self._participants("add", "POST", group_id, "", numbers)
@@ -151,7 +151,7 @@ class WhatsAppClient:
         body = await self._call(
             operation, "POST", path, json={"reset": reset}, safety=UNSAFE if reset else SAFE
         )
-        return _parse(InviteLink, body, operation)
+        return _parse(InviteLink, body, operation, UNSAFE if reset else SAFE)
 
     async def pin(self, group_id: str, message_id: str) -> OperationResult:
         return await self._pin(group_id, message_id, "pin")
@@ -173,7 +173,7 @@ class WhatsAppClient:
             json={"groupId": group_id, "text": text},
             safety=UNSAFE,
         )
-        return _parse(SentMessage, body, "send")
+        return _parse(SentMessage, body, "send", UNSAFE)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -220,7 +220,9 @@ class WhatsAppClient:
         ):
             with attempt:
                 attempt_no += 1
-                return await self._request_once(operation, method, path, json, attempt_no)
+                return await self._request_once(
+                    operation, method, path, json, attempt_no, safety=safety
+                )
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
     async def _request_once(
@@ -230,6 +232,8 @@ class WhatsAppClient:
         path: str,
         payload: dict[str, Any] | None,
         attempt_no: int,
+        *,
+        safety: Safety,
     ) -> dict[str, Any]:
         async with self._gate.slot():
             started = time.monotonic()
@@ -257,19 +261,23 @@ class WhatsAppClient:
             attempt_no,
         )
         if response.is_success:
-            return _decode_success(response, operation)
+            return _decode_success(response, operation, safety)
         raise _error_from(response, operation)
 
 
-def _decode_success(response: httpx.Response, operation: str) -> dict[str, Any]:
+def _decode_success(response: httpx.Response, operation: str, safety: Safety) -> dict[str, Any]:
     if not response.content.strip():
         return {}
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise _unreadable(operation, response.status_code, "the answer is not JSON") from None
+        raise _unreadable(
+            operation, response.status_code, "the answer is not JSON", safety
+        ) from None
     if not isinstance(body, dict):
-        raise _unreadable(operation, response.status_code, "the answer is not a JSON object")
+        raise _unreadable(
+            operation, response.status_code, "the answer is not a JSON object", safety
+        )
     return body
 
 
@@ -301,7 +309,21 @@ def _error_from(response: httpx.Response, operation: str) -> ApiError:
     )
 
 
-def _unreadable(operation: str, status: int, why: str) -> InvalidResponse:
+def _unreadable(
+    operation: str, status: int, why: str, safety: Safety
+) -> InvalidResponse | OutcomeUnknown:
+    """The error for a success status whose answer we cannot read.
+
+    An unsafe operation (create, send, reset) was accepted by the API, but we
+    do not know its result (the new group, message or link): the caller must
+    treat it like a lost answer, never repeat it.
+    """
+    if safety is UNSAFE:
+        return OutcomeUnknown(
+            f"the WhatsApp API accepted the request, but its answer could not be read "
+            f"({why}); the {operation.replace('_', ' ')} probably happened",
+            operation=operation,
+        )
     return InvalidResponse(
         f"unreadable answer from the WhatsApp API: {why}",
         status=status,
@@ -310,12 +332,12 @@ def _unreadable(operation: str, status: int, why: str) -> InvalidResponse:
     )
 
 
-def _parse(model: type[ModelT], data: object, operation: str) -> ModelT:
+def _parse(model: type[ModelT], data: object, operation: str, safety: Safety) -> ModelT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors())
-        raise _unreadable(operation, 200, f"unexpected shape ({fields})") from None
+        raise _unreadable(operation, 200, f"unexpected shape ({fields})", safety) from None
 
 
 def client_from_settings(
