@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from bot.jobconfig import JobConfig
@@ -47,7 +47,9 @@ def jitter_delay(
     limit = jitter
     following = schedule.next_after(scheduled)
     if following is not None:
-        limit = min(limit, following - scheduled - _ONE_SECOND)
+        # In UTC: aware arithmetic within one zone is wall-clock, wrong across DST.
+        gap = following.astimezone(UTC) - scheduled.astimezone(UTC)
+        limit = min(limit, gap - _ONE_SECOND)
     if limit <= timedelta(0):
         return timedelta(0)
     return timedelta(seconds=rng.uniform(0.0, limit.total_seconds()))

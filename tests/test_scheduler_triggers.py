@@ -12,6 +12,7 @@ import itertools
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from scheduler_kit import (
@@ -24,7 +25,7 @@ from scheduler_kit import (
 
 from bot.durations import parse_duration
 from bot.jobconfig import JobConfig
-from jobs.schedule import Schedule, build_schedule
+from jobs.schedule import EverySchedule, Schedule, build_schedule
 from jobs.scheduler import jitter_delay
 
 
@@ -186,6 +187,22 @@ def test_jitter_stays_within_its_bound_and_before_the_next_run(
     following = plan.next_after(scheduled)
     assert timedelta(0) <= delay <= bound
     assert following is None or scheduled + delay < following
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_jitter_before_the_next_run_across_a_dst_change(seed: int) -> None:
+    # Berlin springs forward at 02:00 on 2026-03-29: 01:30 CET to the next hourly
+    # run is one real hour, though the wall clocks read 01:30 and 03:30.
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 3, 29, 0, 30, tzinfo=berlin)
+    plan = EverySchedule(timedelta(hours=1), start=start, zone=berlin)
+    scheduled = plan.next_after(start)
+    assert scheduled is not None
+    following = plan.next_after(scheduled)
+    assert following is not None
+    delay = jitter_delay(plan, timedelta(minutes=90), scheduled, random.Random(seed))
+    assert delay <= timedelta(minutes=59, seconds=59)
+    assert scheduled.astimezone(UTC) + delay < following.astimezone(UTC)
 
 
 def test_jitter_is_random_across_runs() -> None:
