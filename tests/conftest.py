@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +15,20 @@ from bot.config import Settings, load_config
 from bot.sandbox import Sandbox, SandboxServerThread
 from bot.store import Store
 from bot.whatsapp import RetryPolicy, WhatsAppClient
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without GROUPPILOT_* (for subprocesses), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("GROUPPILOT_")}
+    return {**env, **extra}
+
+
+@pytest.fixture
+def no_grouppilot_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GROUPPILOT_* variable of the machine running the tests leaks into a config."""
+    for name in list(os.environ):
+        if name.upper().startswith("GROUPPILOT_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture

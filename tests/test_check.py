@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import textwrap
 from collections.abc import Callable
@@ -27,11 +26,7 @@ sales = "120363123456789012@g.us"
 """
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("GROUPPILOT_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_grouppilot_env")
 
 
 @pytest.fixture

@@ -38,14 +38,7 @@ text = "Hi {group}"
 """
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No GROUPPILOT_* variable of the machine running the tests leaks in."""
-    import os
-
-    for name in list(os.environ):
-        if name.upper().startswith("GROUPPILOT_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_grouppilot_env")
 
 
 @pytest.fixture

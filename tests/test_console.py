@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import clean_env
 
 from bot.console import CONFIRM_PROMPT, PROMPT, Console
 from bot.store import AuditEntry, Store
@@ -46,11 +47,6 @@ def write_config(tmp_path: Path) -> Path:
 
 def db_of(tmp_path: Path) -> Path:
     return tmp_path / "data" / "grouppilot.db"
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPPILOT_")}
-    return {**env, **extra}
 
 
 def run_console(

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import clean_env
+
 from bot.sandbox import SandboxServerThread
 from bot.store import AuditEntry, Store
 
@@ -34,10 +36,6 @@ def write_config(tmp_path: Path, base_url: str = "sandbox", api_key: str = "") -
         f'sales = "{SALES}"\n'
     )
     return config
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("GROUPPILOT_")}
 
 
 def grouppilot_exec(

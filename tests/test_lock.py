@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import clean_env
 
 from bot.lock import AlreadyRunning, InstanceLock, lock_path_for
 
@@ -22,10 +23,6 @@ def write_config(tmp_path: Path) -> tuple[Path, Path]:
     db = tmp_path / "grouppilot.db"
     config.write_text(f'[pilot]\nbase_url = "sandbox"\n[storage]\npath = {json.dumps(str(db))}\n')
     return config, db
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("GROUPPILOT_")}
 
 
 def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,6 @@ These use the real clock, so they wait a fraction of a second for a fire.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import clean_env
 from scheduler_kit import SALES, broadcast, write_config
 
 from bot.commands.layer import CommandLayer
@@ -106,10 +106,6 @@ async def test_scheduler_on_apscheduler_runs_an_at_job(
     assert [m.text for m in sandbox_server.sandbox.sent_messages] == ["real time"]
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("GROUPPILOT_")}
-
-
 def _config(tmp_path: Path, url: str, at: datetime) -> Path:
     job = broadcast(at=at.isoformat(), targets=["sales"], text="from the console bot")
     return write_config(tmp_path / "bot.toml", base_url=url, db=tmp_path / "bot.db", jobs=[job])
@@ -125,7 +121,7 @@ def test_run_with_console_prints_job_reports(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
             cwd=ROOT,
-            env=_env(),
+            env=clean_env(),
         )
         try:
             assert bot.stdout is not None and bot.stdin is not None
@@ -166,7 +162,7 @@ def test_exec_reads_jobs_but_does_not_change_them(
             text=True,
             timeout=60,
             cwd=ROOT,
-            env=_env(),
+            env=clean_env(),
         )
     assert result.returncode == code, result.stderr
     assert needle in result.stdout

@@ -8,7 +8,6 @@ stops start-up with exit 1 and one clear line; the token never appears.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import clean_env
 from fake_bot_api import TOKEN, FakeBotApi, user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,8 +47,7 @@ def write_config(tmp_path: Path, api_base_url: str) -> Path:
 
 
 def env_with_token() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUPPILOT_")}
-    return {**env, "GROUPPILOT_TELEGRAM__TOKEN": TOKEN}
+    return clean_env(GROUPPILOT_TELEGRAM__TOKEN=TOKEN)
 
 
 class Bot:
