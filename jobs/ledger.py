@@ -380,18 +380,16 @@ class Ledger:
 
     def sending_to_unknown(self, run_id: int, *, code: str, detail: str) -> int:
         """Rows left ``sending`` (they may have gone out) become ``unknown``; how many."""
-        cursor = self._db.execute(
-            "UPDATE deliveries SET state = 'unknown', code = ?, detail = ?, updated = ?"
-            " WHERE run_id = ? AND state = 'sending'",
-            (code, detail, self._now(), run_id),
-        )
-        return cursor.rowcount
+        return self._move_all(run_id, "sending", "unknown", code=code, detail=detail)
 
     def fail_pending(self, run_id: int, *, code: str, detail: str) -> int:
         """Rows still ``pending`` (surely not sent) become ``failed`` with ``code``; how many."""
+        return self._move_all(run_id, "pending", "failed", code=code, detail=detail)
+
+    def _move_all(self, run_id: int, old: str, new: str, *, code: str, detail: str) -> int:
         cursor = self._db.execute(
-            "UPDATE deliveries SET state = 'failed', code = ?, detail = ?, updated = ?"
-            " WHERE run_id = ? AND state = 'pending'",
-            (code, detail, self._now(), run_id),
+            "UPDATE deliveries SET state = ?, code = ?, detail = ?, updated = ?"
+            " WHERE run_id = ? AND state = ?",
+            (new, code, detail, self._now(), run_id, old),
         )
         return cursor.rowcount
