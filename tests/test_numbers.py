@@ -186,6 +186,8 @@ async def test_number_without_its_area_code_is_refused(layer, sandbox, typed) ->
         ("DE", "030 1234567", "49301234567"),
         ("GB", "020 7946 0958", "442079460958"),
         ("GB", "+1 415 555 0100", "14155550100"),
+        # The first groups already look like a whole number; the rest is still part of it.
+        ("TR", "0501 234 56 78", "905012345678"),
     ],
 )
 async def test_default_country_applies_only_without_a_country_code(
@@ -299,6 +301,13 @@ def international(draw: st.DrawFn) -> tuple[str, str, str]:
     return draw(st.sampled_from(DEFAULT_REGIONS)), typed, digits
 
 
+@st.composite
+def national(draw: st.DrawFn) -> tuple[str, str, str]:
+    """(default region, a number of that region typed without its code, its E.164 digits)."""
+    region, digits, _formatted, formatted = draw(st.sampled_from(EXAMPLES))
+    return region, respaced(draw, formatted), digits
+
+
 FAST = hypothesis.settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -307,6 +316,17 @@ FAST = hypothesis.settings(
 @FAST
 @given(case=international())
 async def test_any_international_number_reaches_the_api_as_typed(
+    settings, client, store, sandbox, case
+) -> None:
+    region, typed, digits = case
+    sandbox.reset_stats()
+    await run(layer_for(region, settings, client, store), f"/add sales {typed}")
+    assert received(sandbox, "add") == [[digits]]
+
+
+@FAST
+@given(case=national())
+async def test_any_national_number_reaches_the_api_with_its_country_code(
     settings, client, store, sandbox, case
 ) -> None:
     region, typed, digits = case

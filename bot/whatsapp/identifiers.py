@@ -30,6 +30,8 @@ _E164_DIGITS = re.compile(r"^[1-9][0-9]{1,14}$")
 # Bare digits valid nowhere and longer than this are read as international:
 # no country's national numbers we serve (Brazil: 11 with the ninth digit) are longer.
 _LONGEST_NATIONAL = 11
+# No phone number has more digits (phonenumbers' limit): a longer run of words is several.
+_MOST_DIGITS = 17
 
 
 def check_group_id(group_id: str) -> str:
@@ -152,20 +154,45 @@ def parse_numbers(texts: Iterable[str], default_region: str) -> list[PhoneNumber
 def numbers_from_words(words: Sequence[str], default_region: str) -> list[PhoneNumber]:
     """Phone numbers typed as words, the way people type them.
 
-    `+55 11 99999-9999 5511888888888` is two numbers: a word is joined to the
-    number before it while that number is not yet complete on its own, or
-    while joining keeps it a possible number. A word with letters is never
-    joined, so `12ab` is reported as typed. Duplicates are dropped.
+    `+55 11 99999-9999 5511888888888` is two numbers: each number is the
+    longest run of words that reads as a possible number, so a number whose
+    first groups already look complete (`0501 234 56 78`) is not cut short.
+    A word with letters or starting with `+` is never joined to the words
+    before it, so `12ab` is reported as typed. Duplicates are dropped.
     """
     chunks: list[str] = []
-    for word in words:
-        if chunks and _NUMBER_CHARS.fullmatch(word) and not word.startswith("+"):
-            joined = f"{chunks[-1]} {word}"
-            if not _is_possible(chunks[-1], default_region) or _is_possible(joined, default_region):
-                chunks[-1] = joined
-                continue
-        chunks.append(word)
+    start = 0
+    while start < len(words):
+        run_end = _run_end(words, start)
+        end = next(
+            (
+                stop
+                for stop in range(run_end, start + 1, -1)
+                if _is_possible(" ".join(words[start:stop]), default_region)
+            ),
+            # No run is a number: one word, or, when even that is not a
+            # number, the whole run, so the error quotes what was typed.
+            start + 1 if _is_possible(words[start], default_region) else run_end,
+        )
+        chunks.append(" ".join(words[start:end]))
+        start = end
     return parse_numbers(chunks, default_region)
+
+
+def _run_end(words: Sequence[str], start: int) -> int:
+    """The end of the run of words from `start` that could still be one number."""
+    end = start + 1
+    digits = sum(ch.isdigit() for ch in words[start])
+    if not _NUMBER_CHARS.fullmatch(words[start]):
+        return end
+    while end < len(words) and _NUMBER_CHARS.fullmatch(words[end]):
+        if words[end].startswith("+"):
+            break
+        digits += sum(ch.isdigit() for ch in words[end])
+        if digits > _MOST_DIGITS:
+            break
+        end += 1
+    return end
 
 
 def _is_possible(text: str, default_region: str) -> bool:
