@@ -4,6 +4,9 @@ The API can answer 2xx while some people were not added (privacy settings,
 recently left, group full), so membership is always judged by reading the
 group back; the per-person status the engine gave, when it gave one, only
 explains why.
+
+Numbers are read once, here, into `PhoneNumber`s; the client sends their
+E.164 digits and the group read back is compared on the same digits.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 from bot.commands.context import Confirmation, Context
 from bot.commands.resolve import GroupRef
 from bot.commands.types import Reply
-from bot.whatsapp.identifiers import numbers_from_words
+from bot.whatsapp.identifiers import PhoneNumber, numbers_from_words, participant_digits
 from bot.whatsapp.models import Group
 
 # Per-person statuses reported by the engines under the API.
@@ -29,7 +32,7 @@ _INVITE_HINT = "send them the invite link instead (/invite {group})"
 
 
 def person_statuses(raw: Mapping[str, Any]) -> dict[str, str]:
-    """Per-number status codes from whatever per-person list the API returned."""
+    """Per-number status codes (keyed by E.164 digits) from the API's per-person list."""
     statuses: dict[str, str] = {}
     for key in ("participants", "results", "data"):
         items = raw.get(key)
@@ -41,13 +44,12 @@ def person_statuses(raw: Mapping[str, Any]) -> dict[str, str]:
             number = item.get("wa_id") or item.get("number") or item.get("id") or item.get("jid")
             status = item.get("status") or item.get("code") or item.get("error")
             if number is not None and status is not None:
-                digits = "".join(ch for ch in str(number).split("@")[0] if ch.isdigit())
-                statuses[digits] = str(status)
+                statuses[participant_digits(str(number))] = str(status)
     return statuses
 
 
 def _membership_lines(
-    numbers: list[str],
+    numbers: list[PhoneNumber],
     before: Group | None,
     after: Group,
     statuses: Mapping[str, str],
@@ -57,15 +59,16 @@ def _membership_lines(
     lines: list[str] = []
     left_out = False
     for number in numbers:
-        if before is not None and number in before.numbers:
-            lines.append(f"+{number}: already a member")
-        elif number in after.numbers:
-            lines.append(f"+{number}: added")
+        status = statuses.get(number.digits, "")
+        if before is not None and before.has(number):
+            lines.append(f"{number}: already a member")
+        elif after.has(number):
+            lines.append(f"{number}: added")
         else:
             left_out = True
-            reason = _REASONS.get(statuses.get(number, ""), "")
-            why = f" ({reason})" if reason and statuses.get(number) != "409" else ""
-            lines.append(f"+{number}: not added{why}; " + _INVITE_HINT.format(group=group_word))
+            reason = _REASONS.get(status, "")
+            why = f" ({reason})" if reason and status != "409" else ""
+            lines.append(f"{number}: not added{why}; " + _INVITE_HINT.format(group=group_word))
     return lines, left_out
 
 
@@ -102,10 +105,10 @@ async def remove(ctx: Context, args: list[str]) -> Confirmation | Reply:
     numbers = numbers_from_words(args[1:], ctx.default_country)
     group = await ctx.directory.resolve_group(args[0])
     current = await ctx.client.get_group(group.id)
-    members = [n for n in numbers if n in current.numbers]
-    strangers = [n for n in numbers if n not in current.numbers]
+    members = [n for n in numbers if current.has(n)]
+    strangers = [n for n in numbers if not current.has(n)]
     if not members:
-        listed = ", ".join(f"+{n}" for n in strangers)
+        listed = ", ".join(str(n) for n in strangers)
         return Reply.failed(f"Not a member of {_label(group, current)}: {listed}. Nothing to do.")
 
     async def do_remove() -> Reply:
@@ -113,17 +116,17 @@ async def remove(ctx: Context, args: list[str]) -> Confirmation | Reply:
         ctx.directory.invalidate()
         after = await ctx.client.get_group(group.id)
         lines = [
-            f"+{n}: still a member (the API did not remove them)"
-            if n in after.numbers
-            else f"+{n}: removed"
+            f"{n}: still a member (the API did not remove them)"
+            if after.has(n)
+            else f"{n}: removed"
             for n in members
         ]
-        lines += [f"+{n}: was not a member" for n in strangers]
-        failed = any(n in after.numbers for n in members)
+        lines += [f"{n}: was not a member" for n in strangers]
+        failed = any(after.has(n) for n in members)
         return Reply("\n".join([f"{_label(group, after)}:", *lines]), ok=not failed)
 
-    who = ", ".join(f"+{n}" for n in members)
-    note = f" (not members: {', '.join(f'+{n}' for n in strangers)})" if strangers else ""
+    who = ", ".join(str(n) for n in members)
+    note = f" (not members: {', '.join(str(n) for n in strangers)})" if strangers else ""
     return ctx.ask(f"Remove {who} from {_label(group, current)}?{note}", do_remove)
 
 
@@ -149,12 +152,12 @@ async def _set_role(ctx: Context, args: list[str], role: str) -> Reply:
         now = after.role_of(number)
         if now is None:
             ok = False
-            lines.append(f"+{number}: not a member")
+            lines.append(f"{number}: not a member")
         elif (role == "admin") == (now in ("admin", "superadmin")):
-            lines.append(f"+{number}: {now}")
+            lines.append(f"{number}: {now}")
         else:
             ok = False
-            lines.append(f"+{number}: still {now} (the API did not change it)")
+            lines.append(f"{number}: still {now} (the API did not change it)")
     return Reply("\n".join([f"{_label(group, after)}:", *lines]), ok=ok)
 
 

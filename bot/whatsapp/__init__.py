@@ -21,6 +21,7 @@ from bot.whatsapp.errors import (
     Unsupported,
     UpstreamError,
 )
+from bot.whatsapp.identifiers import PhoneNumber
 from bot.whatsapp.models import Group, GroupSummary, InviteLink, Participant, SentMessage
 from bot.whatsapp.retry import RetryPolicy
 
@@ -42,6 +43,7 @@ __all__ = [
     "OutcomeUnknown",
     "Participant",
     "PaymentRequired",
+    "PhoneNumber",
     "PilotError",
     "RateLimited",
     "RetryPolicy",

@@ -2,9 +2,11 @@
 
 One `WhatsAppClient` serves the whole bot: commands, jobs and reports all go
 through its `RequestGate`, so `max_rps` and `concurrency` hold across them.
-Every method checks its input first (group ids, phone numbers), so a bad
-token fails before any request. Failures are raised as the classes in
-`bot.whatsapp.errors`; retries follow `bot.whatsapp.retry`.
+Every method checks its input first (group ids, subjects, texts), so a bad
+token fails before any request. Phone numbers come in as `PhoneNumber`s, read
+once where they were typed, and go out as their E.164 digits unchanged.
+Failures are raised as the classes in `bot.whatsapp.errors`; retries follow
+`bot.whatsapp.retry`.
 
 The API key lives only in the default headers of the httpx client. It is
 never logged (we log method, path, status and timing), never part of an
@@ -16,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,7 +34,7 @@ from bot.whatsapp.errors import (
     OutcomeUnknown,
     family_for,
 )
-from bot.whatsapp.identifiers import group_path, normalize_numbers
+from bot.whatsapp.identifiers import PhoneNumber, group_path
 from bot.whatsapp.limits import RequestGate
 from bot.whatsapp.models import (
     Group,
@@ -66,13 +68,11 @@ class WhatsAppClient:
         timeout: float = 15.0,
         max_rps: float = 5,
         concurrency: int = 4,
-        default_country: str = "BR",
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
         self.base_url = base_url.rstrip("/")
-        self.default_country = default_country
         self.retry = retry or RetryPolicy()
         self._gate = RequestGate(max_rps=max_rps, concurrency=concurrency)
         self._http = httpx.AsyncClient(
@@ -116,28 +116,32 @@ class WhatsAppClient:
         body = await self._call("get_group", "GET", path, safety=SAFE)
         return _parse(Group, {"id": group_id, **body}, "get_group", SAFE)
 
-    async def create_group(self, subject: str, numbers: Iterable[str] = ()) -> Group:
+    async def create_group(self, subject: str, numbers: Sequence[PhoneNumber] = ()) -> Group:
         """`POST /v1/groups`. Never retried once the request may have arrived."""
         subject = subject.strip()
         if not subject:
             raise InvalidInput("a group needs a subject", value=subject)
-        participants = normalize_numbers(numbers, self.default_country)
+        participants = _participant_digits(numbers)
         payload: dict[str, Any] = {"subject": subject}
         if participants:
             payload["participants"] = participants
         body = await self._call("create_group", "POST", "/v1/groups", json=payload, safety=UNSAFE)
         return _parse(Group, body, "create_group", UNSAFE)
 
-    async def add_participants(self, group_id: str, numbers: Iterable[str]) -> OperationResult:
+    async def add_participants(
+        self, group_id: str, numbers: Sequence[PhoneNumber]
+    ) -> OperationResult:
         return await self._participants("add", "POST", group_id, "", numbers)
 
-    async def remove_participants(self, group_id: str, numbers: Iterable[str]) -> OperationResult:
+    async def remove_participants(
+        self, group_id: str, numbers: Sequence[PhoneNumber]
+    ) -> OperationResult:
         return await self._participants("remove", "DELETE", group_id, "", numbers)
 
-    async def promote(self, group_id: str, numbers: Iterable[str]) -> OperationResult:
+    async def promote(self, group_id: str, numbers: Sequence[PhoneNumber]) -> OperationResult:
         return await self._participants("promote", "POST", group_id, "/promote", numbers)
 
-    async def demote(self, group_id: str, numbers: Iterable[str]) -> OperationResult:
+    async def demote(self, group_id: str, numbers: Sequence[PhoneNumber]) -> OperationResult:
         return await self._participants("demote", "POST", group_id, "/demote", numbers)
 
     async def invite_link(self, group_id: str, *, reset: bool = False) -> InviteLink:
@@ -178,10 +182,15 @@ class WhatsAppClient:
     # -- plumbing ------------------------------------------------------------
 
     async def _participants(
-        self, operation: str, method: str, group_id: str, suffix: str, numbers: Iterable[str]
+        self,
+        operation: str,
+        method: str,
+        group_id: str,
+        suffix: str,
+        numbers: Sequence[PhoneNumber],
     ) -> OperationResult:
         path = f"/v1/groups/{group_path(group_id)}/participants{suffix}"
-        participants = normalize_numbers(numbers, self.default_country)
+        participants = _participant_digits(numbers)
         if not participants:
             raise InvalidInput("give at least one phone number", value="")
         body = await self._call(
@@ -263,6 +272,21 @@ class WhatsAppClient:
         if response.is_success:
             return _decode_success(response, operation, safety)
         raise _error_from(response, operation)
+
+
+def _participant_digits(numbers: Iterable[PhoneNumber]) -> list[str]:
+    """The `participants` of a request: E.164 digits, in order, each once.
+
+    Numbers arrive already read (`PhoneNumber.parse` where they were typed);
+    the client never reads them again, since re-reading E.164 digits with a
+    default country can turn `+1 415…` into a national number of another one.
+    """
+    digits: dict[str, None] = {}
+    for number in numbers:
+        if not isinstance(number, PhoneNumber):
+            raise TypeError(f"expected PhoneNumber, got {type(number).__name__}")
+        digits[number.digits] = None
+    return list(digits)
 
 
 def _decode_success(response: httpx.Response, operation: str, safety: Safety) -> dict[str, Any]:
@@ -367,7 +391,6 @@ def client_from_settings(
         timeout=pilot.timeout,
         max_rps=pilot.max_rps,
         concurrency=pilot.concurrency,
-        default_country=pilot.default_country,
         retry=retry,
         transport=transport,
     )

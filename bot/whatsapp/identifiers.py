@@ -1,15 +1,22 @@
 """Group ids and phone numbers, checked before any request is made.
 
-Numbers go to the API as E.164 digits without `+` (`5511999999999`). We parse
-with phonenumbers and accept any *possible* number: the stricter "valid"
-test rejects new number ranges, and the Brazilian ninth digit is never added
-or removed, because only the person who wrote it knows which is right.
+A phone number is read once, where a person typed it, into a `PhoneNumber`
+that carries E.164 and nothing else; from then on it is passed around as that
+value and never read again. Reading digits a second time is how `+1 415 555
+0100` once became a Brazilian number: its digits `14155550100`, re-read with
+the default country, looked like a national number of area 14.
+
+We parse with phonenumbers and accept any *possible* number: the stricter
+"valid" test rejects new number ranges, and the Brazilian ninth digit is never
+added or removed, because only the person who wrote it knows which is right.
+"Valid" only decides between two readings of bare digits (see `PhoneNumber.parse`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import phonenumbers
@@ -19,6 +26,12 @@ from bot.whatsapp.errors import InvalidGroupId, InvalidNumber
 GROUP_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+@g\.us$")
 # What people type around the digits: spaces, dashes, dots, slashes, brackets.
 _NUMBER_CHARS = re.compile(r"^\+?[0-9\s().\-/]+$")
+_E164_DIGITS = re.compile(r"^[1-9][0-9]{1,14}$")
+# Bare digits valid nowhere and longer than this are read as international:
+# no country's national numbers we serve (Brazil: 11 with the ninth digit) are longer.
+_LONGEST_NATIONAL = 11
+# No phone number has more digits (phonenumbers' limit): a longer run of words is several.
+_MOST_DIGITS = 17
 
 
 def check_group_id(group_id: str) -> str:
@@ -37,62 +50,154 @@ def group_path(group_id: str) -> str:
     return quote(check_group_id(group_id), safe="")
 
 
-def normalize_number(text: str, default_region: str = "BR") -> str:
-    """E.164 digits without `+` for a number written any common way.
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    """One phone number in E.164: `digits` for the API, `str()` for people.
 
-    `default_region` applies to numbers written without a country code, e.g.
-    `(11) 99999-9999`. A number with a leading `00` international prefix is
-    treated like one with `+`.
+    `digits` is E.164 without `+` (`14155550100`), the form the API takes and
+    answers in participant ids; `str()` is `+14155550100`. Make one with
+    `parse` from what someone typed; the constructor takes only digits that
+    already are E.164 (country code first) and never applies a default country.
     """
-    raw = text.strip()
-    if raw.startswith("00"):
-        raw = "+" + raw[2:]
-    if not raw or not _NUMBER_CHARS.fullmatch(raw):
-        raise InvalidNumber(f"{text!r} is not a phone number", value=text)
+
+    digits: str
+
+    def __post_init__(self) -> None:
+        if not _E164_DIGITS.fullmatch(self.digits) or not _has_country_code(self.digits):
+            raise ValueError(f"{self.digits!r} is not an E.164 number (digits, country code first)")
+
+    def __str__(self) -> str:
+        return f"+{self.digits}"
+
+    @classmethod
+    def parse(cls, text: str, default_region: str) -> PhoneNumber:
+        """The number in `text`, written any common way, or InvalidNumber.
+
+        With `+` or `00` the country code is what was typed. Bare digits are a
+        national number of `default_region` when they are a valid number there
+        (`11977771111`, `(11) 97777-1111`); else international when valid as
+        such (`14155550100`, `5511977771111`); when valid in neither reading
+        (a range newer than our metadata), international only when longer than
+        any national number (`_LONGEST_NATIONAL`).
+        """
+        raw = text.strip()
+        if raw.startswith("00"):
+            raw = "+" + raw[2:]
+        if not raw or not _NUMBER_CHARS.fullmatch(raw):
+            raise InvalidNumber(f"{text!r} is not a phone number", value=text)
+        if raw.startswith("+"):
+            parsed = _parsed(raw, None, text)
+        else:
+            parsed = _read_bare(raw, default_region, text)
+        # Local-only lengths (a number missing its area code) cannot be reached
+        # from WhatsApp: they are as wrong as a number that is too short.
+        reason = phonenumbers.is_possible_number_with_reason(parsed)
+        if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+            raise InvalidNumber(
+                f"{text!r} is not a possible phone number for its country", value=text
+            )
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return cls(e164.removeprefix("+"))
+
+
+def _read_bare(raw: str, default_region: str, text: str) -> phonenumbers.PhoneNumber:
+    """Digits typed without `+` or `00`: national, or international (see `parse`)."""
     digits = re.sub(r"\D", "", raw)
-    # Bare digits that already carry a country code (5511999999999) parse as
-    # international numbers; with the region they would gain a second code.
-    if not raw.startswith("+") and len(digits) > 11 and not digits.startswith("0"):
-        raw = "+" + digits
+    national = _parsed(raw, default_region, text)
+    if phonenumbers.is_valid_number(national) or digits.startswith("0"):
+        return national
     try:
-        parsed = phonenumbers.parse(raw, default_region)
+        international = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return national
+    if phonenumbers.is_valid_number(international) or len(digits) > _LONGEST_NATIONAL:
+        return international
+    return national
+
+
+def _parsed(raw: str, region: str | None, text: str) -> phonenumbers.PhoneNumber:
+    try:
+        return phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidNumber(f"{text!r} is not a phone number ({exc})", value=text) from exc
-    if not phonenumbers.is_possible_number(parsed):
-        raise InvalidNumber(f"{text!r} is not a possible phone number for its country", value=text)
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
-def normalize_numbers(texts: Iterable[str], default_region: str = "BR") -> list[str]:
-    """Normalise all numbers, or raise for the first bad one; duplicates dropped."""
-    seen: dict[str, None] = {}
+def _has_country_code(digits: str) -> bool:
+    try:
+        phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return True
+
+
+def participant_digits(participant_id: str) -> str:
+    """The E.164 digits of a participant id the API gave, in any spelling.
+
+    `5511999999999@s.whatsapp.net`, `5511999999999:12@s.whatsapp.net` (a
+    device suffix), `+55 11 99999-9999` and bare digits all give
+    `5511999999999`. The API always answers international numbers, so these
+    digits compare directly with `PhoneNumber.digits`; they are never parsed
+    with a default country.
+    """
+    local = participant_id.split("@", 1)[0].split(":", 1)[0]
+    return re.sub(r"\D", "", local)
+
+
+def parse_numbers(texts: Iterable[str], default_region: str) -> list[PhoneNumber]:
+    """Read all numbers, or raise for the first bad one; duplicates dropped."""
+    seen: dict[PhoneNumber, None] = {}
     for text in texts:
-        seen[normalize_number(text, default_region)] = None
+        seen[PhoneNumber.parse(text, default_region)] = None
     return list(seen)
 
 
-def numbers_from_words(words: Sequence[str], default_region: str = "BR") -> list[str]:
-    """Phone numbers typed as words, the way people type them, as E.164 digits.
+def numbers_from_words(words: Sequence[str], default_region: str) -> list[PhoneNumber]:
+    """Phone numbers typed as words, the way people type them.
 
-    `+55 11 99999-9999 5511888888888` is two numbers: a word is joined to the
-    number before it while that number is not yet complete on its own, or
-    while joining keeps it a possible number. A word with letters is never
-    joined, so `12ab` is reported as typed. Duplicates are dropped.
+    `+55 11 99999-9999 5511888888888` is two numbers: each number is the
+    longest run of words that reads as a possible number, so a number whose
+    first groups already look complete (`0501 234 56 78`) is not cut short.
+    A word with letters or starting with `+` is never joined to the words
+    before it, so `12ab` is reported as typed. Duplicates are dropped.
     """
     chunks: list[str] = []
-    for word in words:
-        if chunks and _NUMBER_CHARS.fullmatch(word) and not word.startswith("+"):
-            joined = f"{chunks[-1]} {word}"
-            if not _is_possible(chunks[-1], default_region) or _is_possible(joined, default_region):
-                chunks[-1] = joined
-                continue
-        chunks.append(word)
-    return normalize_numbers(chunks, default_region)
+    start = 0
+    while start < len(words):
+        run_end = _run_end(words, start)
+        end = next(
+            (
+                stop
+                for stop in range(run_end, start + 1, -1)
+                if _is_possible(" ".join(words[start:stop]), default_region)
+            ),
+            # No run is a number: one word, or, when even that is not a
+            # number, the whole run, so the error quotes what was typed.
+            start + 1 if _is_possible(words[start], default_region) else run_end,
+        )
+        chunks.append(" ".join(words[start:end]))
+        start = end
+    return parse_numbers(chunks, default_region)
+
+
+def _run_end(words: Sequence[str], start: int) -> int:
+    """The end of the run of words from `start` that could still be one number."""
+    end = start + 1
+    digits = sum(ch.isdigit() for ch in words[start])
+    if not _NUMBER_CHARS.fullmatch(words[start]):
+        return end
+    while end < len(words) and _NUMBER_CHARS.fullmatch(words[end]):
+        if words[end].startswith("+"):
+            break
+        digits += sum(ch.isdigit() for ch in words[end])
+        if digits > _MOST_DIGITS:
+            break
+        end += 1
+    return end
 
 
 def _is_possible(text: str, default_region: str) -> bool:
     try:
-        normalize_number(text, default_region)
+        PhoneNumber.parse(text, default_region)
     except InvalidNumber:
         return False
     return True

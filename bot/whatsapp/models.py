@@ -9,11 +9,12 @@ or `number`, as bare digits or as a `…@s.whatsapp.net` JID, with its role in
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from bot.whatsapp.identifiers import PhoneNumber, participant_digits
 
 Role = Literal["superadmin", "admin", "member"]
 
@@ -44,9 +45,7 @@ class Participant(_Tolerant):
     @classmethod
     def _digits_of_jid(cls, value: object) -> object:
         if isinstance(value, str):
-            # "5511999999999@s.whatsapp.net", "+55 11 …", "5511999999999:12@…"
-            local = value.split("@", 1)[0].split(":", 1)[0]
-            return re.sub(r"\D", "", local)
+            return participant_digits(value)
         if isinstance(value, int):
             return str(value)
         return value
@@ -80,15 +79,20 @@ class Group(_Tolerant):
     def _none_is_empty_list(cls, value: object) -> object:
         return [] if value is None else value
 
-    def role_of(self, number: str) -> Role | None:
-        """The role of `number` (E.164 digits), or None when not a member."""
+    def role_of(self, number: PhoneNumber) -> Role | None:
+        """The role of `number`, or None when not a member."""
         for participant in self.participants:
-            if participant.number == number:
+            if participant.number == number.digits:
                 return participant.role
         return None
 
+    def has(self, number: PhoneNumber) -> bool:
+        """Whether `number` is a member (its E.164 digits are a participant's)."""
+        return number.digits in self.numbers
+
     @property
     def numbers(self) -> set[str]:
+        """The members' E.164 digits, as the API gave them."""
         return {participant.number for participant in self.participants}
 
 
