@@ -17,6 +17,10 @@ first write). Any failure is a :class:`~bot.storage_errors.StorageError`, one
 sentence naming the file and what to do; an existing database is left as it
 was, and one this open created is removed again, with the directories it made.
 
+Closing checkpoints the write-ahead log into the database file
+(:meth:`Store.checkpoint`), so after a clean stop ``<file>-wal`` holds nothing
+the database file lacks.
+
 Timestamps are ISO 8601 UTC text with microseconds
 (``2026-12-01T12:00:00.000000+00:00``), taken from the store's ``clock`` so
 tests control them. Nothing secret is ever stored: the store is never given
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from sqlite_utils import Database, Migrations
 
@@ -45,6 +49,7 @@ __all__ = ["MIGRATIONS", "AuditEntry", "InviteLinkSeen", "StorageError", "Store"
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+CheckpointMode = Literal["PASSIVE", "FULL", "RESTART", "TRUNCATE"]
 
 # The files SQLite keeps beside a database: removed with a database this store created.
 _COMPANIONS = ("-wal", "-shm", "-journal")
@@ -250,8 +255,51 @@ class Store:
         """Names of the schema migrations applied to this database, oldest first."""
         return [migration.name for migration in MIGRATIONS.applied(self._db)]
 
+    def checkpoint(self, mode: CheckpointMode = "TRUNCATE") -> bool:
+        """Copy the write-ahead log into the database file (``PRAGMA wal_checkpoint``).
+
+        With ``TRUNCATE`` (the default) the log is emptied too: afterwards the
+        database file alone holds every committed change, and deleting
+        ``<file>-wal`` loses nothing. It waits (up to the 5 s busy timeout) for
+        a writer, and for readers of older data, to finish; ``PASSIVE`` never
+        waits and copies what it can. True when the whole log was copied;
+        False, with one warning logged, when it could not be (another
+        connection still reads older data, or the disk failed): the rest of
+        the changes then stay safe in the log. Never raises; an in-memory or
+        closed store has nothing to do.
+        """
+        if self.path is None or self._closed:
+            return True
+        try:
+            busy, logged, copied = self._db.conn.execute(
+                f"PRAGMA wal_checkpoint({mode})"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            log.warning(
+                "%s: write-ahead log not checkpointed (%s); its changes stay in %s-wal",
+                self.path,
+                exc,
+                self.path.name,
+            )
+            return False
+        if busy or logged != copied:
+            log.warning(
+                "%s: write-ahead log not fully checkpointed (another connection still reads "
+                "older data); the rest stays in %s-wal",
+                self.path,
+                self.path.name,
+            )
+            return False
+        return True
+
     def close(self) -> None:
-        """Close the connection (safe to call twice)."""
+        """Checkpoint the write-ahead log, then close the connection (safe to call twice).
+
+        A checkpoint that fails is logged and never stops the close.
+        """
+        if self._closed:
+            return
+        self.checkpoint()
         self._closed = True
         self._db.close()
 
