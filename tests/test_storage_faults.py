@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -335,14 +336,25 @@ def private_mounts() -> list[str]:
     return prefix
 
 
+# A process that dies with the database open (its log and shared memory stay behind).
+CRASH = (
+    "import os, sys; from bot.store import Store; from jobs.schema import JOB_MIGRATIONS; "
+    "store = Store(sys.argv[1], migrations=(JOB_MIGRATIONS,)); "
+    "store.audit(chat='exec', who='local operator', command='/crashed', outcome='ok'); "
+    "os._exit(0)"
+)
+
+
 def on_a_full_disk(
-    prefix: list[str], tmp_path: Path, command: str, *, existing: bool
+    prefix: list[str], tmp_path: Path, command: str, *, state: str
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
     """``command`` with the database on a tmpfs with no room left.
 
-    With ``existing``, a first ``exec`` creates the database while there is
-    room, then a file fills the disk. The disk's files are copied to
-    ``<tmp_path>/after`` (the tmpfs goes away with the namespace).
+    ``state``: ``new`` (no database yet), ``existing`` (a first ``exec``
+    created it while there was room) or ``crashed`` (then a process died
+    with it open, leaving its write-ahead log); then a file fills the disk.
+    The disk's files are copied to ``<tmp_path>/after`` (the tmpfs goes
+    away with the namespace).
     """
     disk, after = tmp_path / "disk", tmp_path / "after"
     disk.mkdir()
@@ -350,11 +362,14 @@ def on_a_full_disk(
     db = disk / "grouppilot.db"
     config = write_config(tmp_path, db)
     prepare = ""
-    if existing:
-        create = " ".join(cli_command("exec", config))
-        prepare = f"{create} >/dev/null && (cat /dev/zero > {disk}/filler 2>/dev/null; true) && "
+    if state != "new":
+        prepare = " ".join(cli_command("exec", config)) + " >/dev/null && "
+    if state == "crashed":
+        prepare += f"{sys.executable} -c {shlex.quote(CRASH)} {db} && "
+    if prepare:
+        prepare += f"(cat /dev/zero > {disk}/filler 2>/dev/null; true) && "
     script = (
-        f"mount -t tmpfs -o size={'1m' if existing else '64k'} tmpfs {disk} && {prepare}"
+        f"mount -t tmpfs -o size={'64k' if state == 'new' else '1m'} tmpfs {disk} && {prepare}"
         f"{{ {' '.join(cli_command(command, config))} </dev/null; echo $? > {after}/code; }}; "
         f"rm -f {disk}/filler; cp -a {disk}/. {after}/"
     )
@@ -375,7 +390,7 @@ def on_a_full_disk(
 def test_a_new_database_on_a_full_disk_says_so_and_leaves_nothing(
     private_mounts: list[str], tmp_path: Path, command: str
 ) -> None:
-    result, after = on_a_full_disk(private_mounts, tmp_path, command, existing=False)
+    result, after = on_a_full_disk(private_mounts, tmp_path, command, state="new")
     assert result.returncode == 1, result.stderr
     problem = the_problem(result.stderr)
     assert str(tmp_path / "disk" / "grouppilot.db") in problem
@@ -388,10 +403,23 @@ def test_a_new_database_on_a_full_disk_says_so_and_leaves_nothing(
 def test_an_existing_database_on_a_full_disk_says_so_and_loses_nothing(
     private_mounts: list[str], tmp_path: Path, command: str
 ) -> None:
-    result, after = on_a_full_disk(private_mounts, tmp_path, command, existing=True)
+    result, after = on_a_full_disk(private_mounts, tmp_path, command, state="existing")
     assert result.returncode == 1, result.stderr
     problem = the_problem(result.stderr)
     assert str(tmp_path / "disk" / "grouppilot.db") in problem
     assert "disk space" in problem
     with Store(after / "grouppilot.db") as store:  # the first exec's audit entry is intact
         assert [entry.command for entry in store.recent_audit(10)] == ["/groups"]
+
+
+def test_a_run_after_a_crash_on_a_full_disk_says_so_and_loses_nothing(
+    private_mounts: list[str], tmp_path: Path
+) -> None:
+    """The database opens (the crash left room in its files); the scheduler's first write fails."""
+    result, after = on_a_full_disk(private_mounts, tmp_path, "run", state="crashed")
+    assert result.returncode == 1, result.stderr
+    problem = the_problem(result.stderr)
+    assert str(tmp_path / "disk" / "grouppilot.db") in problem
+    assert "disk space" in problem
+    with Store(after / "grouppilot.db") as store:  # what the crashed process wrote is intact
+        assert [entry.command for entry in store.recent_audit(10)] == ["/crashed", "/groups"]
