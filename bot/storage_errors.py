@@ -19,11 +19,6 @@ from pathlib import Path
 
 __all__ = ["StorageError", "check_storage_path", "damaged", "storage_error", "storage_faults"]
 
-# SQLite result codes (https://sqlite.org/rescode.html): the primary code is the low byte.
-_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
-_PERM, _AUTH = 3, 23
-_IOERR_SHMSIZE = _IOERR | (19 << 8)  # the -shm file could not be grown: a full disk, mostly
-
 _NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
 
@@ -76,61 +71,73 @@ def _config_problem(path: Path) -> StorageError | None:
 
 def damaged(path: Path, reason: str) -> StorageError:
     """The error for a file that SQLite cannot read as a sound database."""
-    return StorageError(
-        f"the storage file {path} is damaged or is not a grouppilot database ({reason}): "
-        "restore it from a backup, or move it aside to start with an empty one.",
-        path=path,
-    )
+    return StorageError(_SENTENCES["damaged"].format(path=path, reason=reason), path=path)
 
 
 def storage_error(exc: sqlite3.Error | OSError, *, path: Path) -> StorageError:
     """The one-sentence `StorageError` for ``exc``, raised while using the database ``path``."""
     if isinstance(exc, OSError):
-        problem = _config_problem(path) if exc.errno in {errno.EISDIR, errno.ENOTDIR} else None
-        if problem is not None:
-            return problem
-        reason = exc.strerror or str(exc)
-        if exc.filename is not None and Path(os.fsdecode(exc.filename)) != path:
-            reason = f"{reason}: {os.fsdecode(exc.filename)}"
-        kind = (
-            "full" if exc.errno in _NO_ROOM else "read-only" if exc.errno in _NOT_WRITABLE else ""
-        )
+        if exc.errno in {errno.EISDIR, errno.ENOTDIR}:
+            problem = _config_problem(path)
+            if problem is not None:
+                return problem
+        kind, reason = _os_fault(exc, path)
     else:
-        code = getattr(exc, "sqlite_errorcode", 0)
-        reason = str(exc)
-        if code == _IOERR_SHMSIZE:
-            reason = f"{reason}: could not grow {path.name}-shm"
-        kind = {
-            _CORRUPT: "damaged",
-            _NOTADB: "damaged",
-            _FULL: "full",
-            _READONLY: "read-only",
-            _PERM: "read-only",
-            _AUTH: "read-only",
-            _CANTOPEN: "cannot-open",
-            _BUSY: "busy",
-            _LOCKED: "busy",
-            _IOERR: "io",
-        }.get(code & 0xFF, "")
-        if code == _IOERR_SHMSIZE:
-            kind = "full"
-    if kind == "damaged":
-        return damaged(path, reason)
-    sentence = {
-        "full": f"no room to write the storage file {path} ({reason}): "
-        "free some disk space, then start again.",
-        "read-only": f"cannot write the storage file {path} ({reason}): make the file and its "
-        "directory writable for this user (and not immutable), or set storage.path to a "
-        "writable place.",
-        "cannot-open": f"cannot open or create the storage file {path} ({reason}): make sure "
-        "its directory exists and is writable for this user (SQLite also creates "
-        f"{path.name}-wal and {path.name}-shm there).",
-        "busy": f"the storage file {path} is locked by another process ({reason}): "
-        "wait for it to finish or stop it, then start again.",
-        "io": f"the disk failed while using the storage file {path} ({reason}): "
-        "check the disk and free some space, then start again.",
-    }.get(kind, f"cannot use the storage file {path} ({reason}): check the file and its directory.")
+        kind, reason = _sqlite_fault(exc, path)
+    sentence = _SENTENCES[kind].format(path=path, name=path.name, reason=reason)
     return StorageError(sentence, path=path)
+
+
+# What each kind of fault says: what went wrong with which file, then what to do.
+_SENTENCES = {
+    "damaged": "the storage file {path} is damaged or is not a grouppilot database ({reason}): "
+    "restore it from a backup, or move it aside to start with an empty one.",
+    "full": "no room to write the storage file {path} ({reason}): "
+    "free some disk space, then start again.",
+    "read-only": "cannot write the storage file {path} ({reason}): make the file and its "
+    "directory writable for this user (and not immutable), or set storage.path to a "
+    "writable place.",
+    "cannot-open": "cannot open or create the storage file {path} ({reason}): make sure its "
+    "directory exists and is writable for this user (SQLite also creates {name}-wal and "
+    "{name}-shm there).",
+    "busy": "the storage file {path} is locked by another process ({reason}): "
+    "wait for it to finish or stop it, then start again.",
+    "io": "the disk failed while using the storage file {path} ({reason}): "
+    "check the disk and free some space, then start again.",
+    "other": "cannot use the storage file {path} ({reason}): check the file and its directory.",
+}
+
+# By SQLite's primary result code (https://sqlite.org/rescode.html), the low byte of a code.
+_SQLITE_KINDS = {
+    sqlite3.SQLITE_CORRUPT: "damaged",
+    sqlite3.SQLITE_NOTADB: "damaged",
+    sqlite3.SQLITE_FULL: "full",
+    sqlite3.SQLITE_READONLY: "read-only",
+    sqlite3.SQLITE_PERM: "read-only",
+    sqlite3.SQLITE_AUTH: "read-only",
+    sqlite3.SQLITE_CANTOPEN: "cannot-open",
+    sqlite3.SQLITE_BUSY: "busy",
+    sqlite3.SQLITE_LOCKED: "busy",
+    sqlite3.SQLITE_IOERR: "io",
+}
+
+
+def _sqlite_fault(exc: sqlite3.Error, path: Path) -> tuple[str, str]:
+    code: int = getattr(exc, "sqlite_errorcode", 0)
+    if code == sqlite3.SQLITE_IOERR_SHMSIZE:  # the -shm file could not grow: a full disk, mostly
+        return "full", f"{exc}: could not grow {path.name}-shm"
+    return _SQLITE_KINDS.get(code & 0xFF, "other"), str(exc)
+
+
+def _os_fault(exc: OSError, path: Path) -> tuple[str, str]:
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None and Path(os.fsdecode(exc.filename)) != path:
+        reason = f"{reason}: {os.fsdecode(exc.filename)}"  # e.g. the lock file, a directory
+    if exc.errno in _NO_ROOM:
+        return "full", reason
+    if exc.errno in _NOT_WRITABLE:
+        return "read-only", reason
+    return "other", reason
 
 
 @contextmanager
