@@ -11,6 +11,10 @@ asked for (check's table, the console, exec's reply).
 - ``exec`` runs one command as the local operator and exits. It does not take
   the lock: it is a one-shot helper meant to work beside a running bot (both
   processes share the SQLite file; the in-process sandbox is its own).
+
+A storage fault (`StorageError`: a damaged, read-only or full database) ends
+``run`` and ``exec`` with its one sentence on stderr and exit 1, or 2 when
+``storage.path`` itself is wrong (a directory).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_config
+from bot.storage_errors import StorageError
 
 if TYPE_CHECKING:
     from bot.commands.types import Pending, Principal, Reply
@@ -105,12 +110,23 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def storage_failed(exc: StorageError) -> int:
+    """Print the storage fault's sentence; its exit code (2 when the config is wrong)."""
+    print(f"grouppilot: {exc}", file=sys.stderr)
+    return EXIT_CONFIG if exc.config_problem else EXIT_FAILED
+
+
 def _run(args: argparse.Namespace) -> int:
     from bot.lock import AlreadyRunning, InstanceLock
+    from bot.storage_errors import check_storage_path, storage_error
 
     settings = load_or_report(args.config)
     if settings is None:
         return EXIT_CONFIG
+    try:
+        check_storage_path(settings.storage.path)  # before the lock creates files beside it
+    except StorageError as exc:
+        return storage_failed(exc)
     lock = InstanceLock(settings.storage.path)
     try:
         lock.acquire()
@@ -118,12 +134,13 @@ def _run(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
     except OSError as exc:
-        print(f"grouppilot: cannot create the lock file {lock.path}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return storage_failed(storage_error(exc, path=lock.storage_path))
     try:
         # With a Telegram token, the console is off and stdin is ignored.
         console = not args.no_console and not settings.telegram.enabled
         return asyncio.run(_serve(settings, console=console))
+    except StorageError as exc:
+        return storage_failed(exc)
     except (KeyboardInterrupt, asyncio.CancelledError):
         log.warning("stopped before a clean shutdown")
         return EXIT_FAILED
@@ -196,6 +213,8 @@ def _exec(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     try:
         return asyncio.run(_exec_once(settings, args.text, yes=args.yes))
+    except StorageError as exc:
+        return storage_failed(exc)
     except KeyboardInterrupt:
         print("grouppilot: interrupted", file=sys.stderr)
         return EXIT_FAILED

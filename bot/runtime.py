@@ -15,13 +15,18 @@
 Use it as an async context manager: leaving it closes everything, in the
 reverse order of opening. Later parts (the Telegram front end, the scheduler)
 are built here too and register their shutdown with `on_close`.
+
+Storage faults come out as one `StorageError`: from the store's open (the
+store's and the scheduler's schemas are migrated there, together), and from
+the scheduler's start (its rebuild writes the jobs) and shutdown, where a raw
+``sqlite3.Error`` is translated.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AbstractContextManager, AsyncExitStack
 from types import TracebackType
 from typing import Self
 
@@ -29,9 +34,11 @@ from bot.commands.layer import CommandLayer
 from bot.config import Settings
 from bot.notify import Notifier
 from bot.sandbox import Sandbox
+from bot.storage_errors import storage_faults
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient, client_from_settings
 from jobs.scheduler import JobScheduler
+from jobs.schema import JOB_MIGRATIONS
 
 __all__ = ["Runtime"]
 
@@ -51,7 +58,8 @@ class Runtime:
         """Open the store and build the client and the command layer.
 
         `sandbox` replaces the fresh in-process emulator (sandbox mode only);
-        a given `store` is used as is and not closed by this runtime.
+        a given `store` is used as is and not closed by this runtime. Raises
+        `StorageError` when the database cannot be used.
         """
         self.settings = settings
         self._exits = AsyncExitStack()
@@ -59,16 +67,19 @@ class Runtime:
         if settings.pilot.is_sandbox:
             self.sandbox = sandbox if sandbox is not None else Sandbox()
         owned_store = store is None
-        self.store = store if store is not None else Store(settings.storage.path)
+        if store is None:
+            store = Store(settings.storage.path, migrations=(JOB_MIGRATIONS,))
+        self.store = store
         try:
             self.client: WhatsAppClient = client_from_settings(settings.pilot, sandbox=self.sandbox)
             self.commands = CommandLayer(settings=settings, client=self.client, store=self.store)
-            self.scheduler = JobScheduler(
-                settings=settings,
-                store=self.store,
-                client=self.client,
-                directory=self.commands.directory,
-            )
+            with self._storage_faults():
+                self.scheduler = JobScheduler(
+                    settings=settings,
+                    store=self.store,
+                    client=self.client,
+                    directory=self.commands.directory,
+                )
             self.commands.scheduler = self.scheduler
         except BaseException:
             # Nothing has used the client yet: only the store holds a resource.
@@ -92,15 +103,20 @@ class Runtime:
         rest resumable; it happens before the client and the store close.
         """
         self.on_close(self.scheduler.stop)
-        await self.scheduler.start(notifier)
+        with self._storage_faults():
+            await self.scheduler.start(notifier)
 
     def on_close(self, callback: Callable[[], Awaitable[object]]) -> None:
         """Run `callback` when the runtime closes (last registered, first run)."""
         self._exits.push_async_callback(callback)
 
     async def aclose(self) -> None:
-        """Close everything (idempotent)."""
-        await self._exits.aclose()
+        """Close everything (idempotent); a storage fault on the way is a `StorageError`."""
+        with self._storage_faults():
+            await self._exits.aclose()
+
+    def _storage_faults(self) -> AbstractContextManager[None]:
+        return storage_faults(self.store.path or self.settings.storage.path)
 
     async def __aenter__(self) -> Self:
         return self

@@ -6,8 +6,20 @@ pool (the connection refuses other threads). File databases get their parent
 directories created and run in WAL mode.
 
 The schema is built by :data:`MIGRATIONS` (``sqlite_utils.Migrations``), one
-migration per schema version, applied on open; a later version adds its
+migration per schema version, applied on open together with the sets a caller
+adds (the scheduler's), all in one transaction; a later version adds its
 tables by appending a migration, never by editing an applied one.
+
+Opening a file checks it before the bot relies on it: SQLite's quick check
+(a damaged or truncated file), the migrations, and a write that is rolled
+back (a read-only or immutable file opens fine and would only fail at the
+first write). Any failure is a :class:`~bot.storage_errors.StorageError`, one
+sentence naming the file and what to do; an existing database is left as it
+was, and one this open created is removed again, with the directories it made.
+
+Closing checkpoints the write-ahead log into the database file
+(:meth:`Store.checkpoint`), so after a clean stop ``<file>-wal`` holds nothing
+the database file lacks.
 
 Timestamps are ISO 8601 UTC text with microseconds
 (``2026-12-01T12:00:00.000000+00:00``), taken from the store's ``clock`` so
@@ -17,22 +29,30 @@ the API key or the bot token, and no column is meant for one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from sqlite_utils import Database, Migrations
 
-__all__ = ["MIGRATIONS", "AuditEntry", "InviteLinkSeen", "Store"]
+from bot.storage_errors import StorageError, check_storage_path, damaged, storage_error
+
+__all__ = ["MIGRATIONS", "AuditEntry", "InviteLinkSeen", "StorageError", "Store"]
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+CheckpointMode = Literal["PASSIVE", "FULL", "RESTART", "TRUNCATE"]
+
+# The files SQLite keeps beside a database: removed with a database this store created.
+_COMPANIONS = ("-wal", "-shm", "-journal")
 
 MIGRATIONS = Migrations("grouppilot")
 
@@ -104,6 +124,38 @@ def _from_text(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+def _no_database_yet(path: Path) -> bool:
+    """True when ``path`` holds no data yet: missing or empty, without a write-ahead log.
+
+    Only such a database may be removed when its open fails; when in doubt
+    (the file cannot even be examined), it is kept.
+    """
+    try:
+        return all(
+            not candidate.exists() or candidate.stat().st_size == 0
+            for candidate in (path, path.with_name(path.name + "-wal"))
+        )
+    except OSError:
+        return False
+
+
+def _make_directories(directory: Path) -> list[Path]:
+    """Create ``directory`` and its missing parents; the ones created, outermost first."""
+    missing = [d for d in (directory, *directory.parents) if not d.exists()]
+    directory.mkdir(parents=True, exist_ok=True)
+    return list(reversed(missing))
+
+
+def _remove_new_database(path: Path, made: list[Path]) -> None:
+    """Undo a failed first open: the database, SQLite's files beside it, the directories made."""
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in _COMPANIONS)):
+        with contextlib.suppress(OSError):
+            file.unlink(missing_ok=True)
+    for directory in reversed(made):
+        with contextlib.suppress(OSError):  # not empty: someone else uses it now
+            directory.rmdir()
+
+
 def _required(value: str, what: str) -> str:
     if not value.strip():
         raise ValueError(f"{what} must not be empty")
@@ -113,34 +165,86 @@ def _required(value: str, what: str) -> str:
 class Store:
     """The bot's SQLite database; open with a path, or :meth:`memory` for tests."""
 
-    def __init__(self, path: str | os.PathLike[str], *, clock: Clock = _utc_now) -> None:
-        """Open (creating it and its parent directories if needed) and migrate ``path``.
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock = _utc_now,
+        migrations: Sequence[Migrations] = (),
+    ) -> None:
+        """Open (creating it and its parent directories if needed), check and migrate ``path``.
 
-        ``":memory:"`` gives an in-memory database, like :meth:`memory`.
+        ``migrations`` are further migration sets (the scheduler's), applied
+        after :data:`MIGRATIONS` in the same transaction. ``":memory:"`` gives
+        an in-memory database, like :meth:`memory`. Raises `StorageError`
+        when the file cannot be used (see the module docstring).
         """
         self._clock = clock
+        self._closed = False
+        self._migration_sets = (MIGRATIONS, *migrations)
         if os.fspath(path) == ":memory:":
             self.path: Path | None = None
             self._db = Database(memory=True, execute_plugins=False)
+            self._prepare()
         else:
             self.path = Path(path)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = Database(self.path, execute_plugins=False)
-        try:
-            self._db.execute("PRAGMA foreign_keys = ON")
-            if self.path is not None:
-                self._db.enable_wal()  # outside any transaction, before the migrations
-                if self._db.journal_mode != "wal":
-                    log.warning("%s: WAL mode is not available here", self.path)
-            MIGRATIONS.apply(self._db)
-        except BaseException:
-            self._db.close()
-            raise
+            self._db = self._open_file(self.path)
 
     @classmethod
     def memory(cls, *, clock: Clock = _utc_now) -> Self:
         """A fresh in-memory store (gone when closed)."""
         return cls(":memory:", clock=clock)
+
+    def _open_file(self, path: Path) -> Database:
+        check_storage_path(path)
+        new = _no_database_yet(path)
+        made: list[Path] = []
+        db: Database | None = None
+        try:
+            made = _make_directories(path.parent)
+            db = self._db = Database(path, execute_plugins=False)
+            self._prepare()
+        except BaseException as exc:
+            if db is not None:
+                db.close()
+            if new:
+                _remove_new_database(path, made)
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise storage_error(exc, path=path.absolute()) from exc
+            raise
+        return db
+
+    def _prepare(self) -> None:
+        """Check the file, turn WAL on, migrate, and check that it can be written."""
+        db = self._db
+        if self.path is not None:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise damaged(self.path.absolute(), f"quick check: {problems[0]}")
+            db.enable_wal()  # outside any transaction, before the migrations
+            if db.journal_mode != "wal":
+                log.warning("%s: WAL mode is not available here", self.path)
+        db.execute("PRAGMA foreign_keys = ON")
+        with db.atomic():  # every set, all or nothing
+            for migrations in self._migration_sets:
+                migrations.apply(db)
+        if self.path is not None:
+            self._check_writable()
+
+    def _check_writable(self) -> None:
+        """Fail now, not at the first command, when SQLite opened the file read-only.
+
+        The write (the schema version set to itself) is rolled back, so
+        nothing reaches the disk.
+        """
+        conn = self._db.conn
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"PRAGMA user_version = {version}")
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
 
     @property
     def db(self) -> Database:
@@ -151,8 +255,52 @@ class Store:
         """Names of the schema migrations applied to this database, oldest first."""
         return [migration.name for migration in MIGRATIONS.applied(self._db)]
 
+    def checkpoint(self, mode: CheckpointMode = "TRUNCATE") -> bool:
+        """Copy the write-ahead log into the database file (``PRAGMA wal_checkpoint``).
+
+        With ``TRUNCATE`` (the default) the log is emptied too: afterwards the
+        database file alone holds every committed change, and deleting
+        ``<file>-wal`` loses nothing. It waits (up to the 5 s busy timeout) for
+        a writer, and for readers of older data, to finish; ``PASSIVE`` never
+        waits and copies what it can. True when the whole log was copied;
+        False, with one warning logged, when it could not be (another
+        connection still reads older data, or the disk failed): the rest of
+        the changes then stay safe in the log. Never raises; an in-memory or
+        closed store has nothing to do.
+        """
+        if self.path is None or self._closed:
+            return True
+        try:
+            busy, logged, copied = self._db.conn.execute(
+                f"PRAGMA wal_checkpoint({mode})"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            log.warning(
+                "%s: write-ahead log not checkpointed (%s); its changes stay in %s-wal",
+                self.path,
+                exc,
+                self.path.name,
+            )
+            return False
+        if busy or logged != copied:
+            log.warning(
+                "%s: write-ahead log not fully checkpointed (another connection still reads "
+                "older data); the rest stays in %s-wal",
+                self.path,
+                self.path.name,
+            )
+            return False
+        return True
+
     def close(self) -> None:
-        """Close the connection (safe to call twice)."""
+        """Checkpoint the write-ahead log, then close the connection (safe to call twice).
+
+        A checkpoint that fails is logged and never stops the close.
+        """
+        if self._closed:
+            return
+        self.checkpoint()
+        self._closed = True
         self._db.close()
 
     def __enter__(self) -> Self:

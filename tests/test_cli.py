@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
+from conftest import clean_env
+
+from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -112,3 +118,33 @@ async def test_client_from_settings_uses_in_process_sandbox() -> None:
     async with client_from_settings(settings.pilot, sandbox=sandbox) as client:
         sent = await client.send_text(settings.groups["sales"], "hello")
     assert [m.id for m in sandbox.sent_messages] == [sent.id]
+
+
+def test_a_clean_run_stop_leaves_everything_in_the_database_file(tmp_path: Path) -> None:
+    """After a clean stop the write-ahead log is empty: deleting it loses nothing.
+
+    Another connection stays open meanwhile (a backup tool, an ``exec``), so
+    SQLite's own checkpoint of the last connection to close does not happen.
+    """
+    db = tmp_path / "grouppilot.db"
+    config = tmp_path / "grouppilot.toml"
+    config.write_text(f'[pilot]\nbase_url = "sandbox"\n[storage]\npath = "{db}"\n')
+    Store(db).close()
+    with closing(sqlite3.connect(db)) as other:
+        other.execute("SELECT count(*) FROM audit_log").fetchone()
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+            input="/groups\n/status\n/groups sales\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+            env=clean_env(),
+        )
+        assert result.returncode == 0, result.stderr
+        wal = tmp_path / "grouppilot.db-wal"
+        assert not wal.exists() or wal.stat().st_size == 0
+        shutil.copy(db, tmp_path / "alone.db")  # the database file without its log
+    with Store(tmp_path / "alone.db") as alone:
+        commands = [entry.command for entry in reversed(alone.recent_audit(10))]
+    assert commands == ["/groups", "/status", "/groups sales"]

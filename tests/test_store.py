@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import shutil
 import sqlite3
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -164,6 +167,88 @@ def test_connection_belongs_to_the_opening_thread(store: Store) -> None:
     thread.join()
     assert len(errors) == 1
     assert isinstance(errors[0], sqlite3.ProgrammingError)
+
+
+# -- the write-ahead log: checkpointed on close, and on request --------------------------
+
+
+def _write_some(store: Store, count: int = 50) -> None:
+    for n in range(count):
+        store.audit(chat="exec", who="local operator", command=f"/groups {n}", outcome="ok")
+
+
+def _commands_in_the_file_alone(path: Path, copy: Path) -> list[str]:
+    """The audit log of a copy of the database file without its write-ahead log."""
+    shutil.copy(path, copy)
+    with Store(copy) as alone:
+        return [entry.command for entry in alone.recent_audit(1000)]
+
+
+@pytest.mark.parametrize("how", ["checkpoint", "close"])
+def test_the_log_is_emptied_into_the_file_while_another_connection_is_open(
+    tmp_path: Path, how: str
+) -> None:
+    path = tmp_path / "grouppilot.db"
+    store = Store(path)
+    with closing(sqlite3.connect(path)) as other:  # so SQLite's own close checkpoint is skipped
+        other.execute("SELECT count(*) FROM audit_log").fetchone()
+        _write_some(store)
+        assert (tmp_path / "grouppilot.db-wal").stat().st_size > 0
+        if how == "checkpoint":
+            assert store.checkpoint() is True
+        store.close()
+        assert (tmp_path / "grouppilot.db-wal").stat().st_size == 0
+        assert len(_commands_in_the_file_alone(path, tmp_path / "copy.db")) == 50
+
+
+def test_a_checkpoint_blocked_by_a_reader_is_logged_and_the_close_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "grouppilot.db"
+    store = Store(path)
+    with closing(sqlite3.connect(path, isolation_level=None)) as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM audit_log").fetchone()  # holds the older data
+        _write_some(store)
+        store.db.conn.execute("PRAGMA busy_timeout = 50")  # the reader outlasts the wait
+        with caplog.at_level(logging.WARNING, logger="bot.store"):
+            assert store.checkpoint("PASSIVE") is False
+            caplog.clear()
+            store.close()  # does not raise
+        reader.execute("ROLLBACK")
+    [record] = caplog.records
+    assert str(path) in record.getMessage()
+    assert "grouppilot.db-wal" in record.getMessage()
+    with Store(path) as reopened:  # nothing lost: the rest was in the log
+        assert len(reopened.recent_audit(1000)) == 50
+
+
+def test_a_checkpoint_the_disk_refuses_is_logged_and_the_close_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "grouppilot.db"
+    store = Store(path)
+    _write_some(store)
+    made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+    if made.returncode != 0:  # needs root (CAP_LINUX_IMMUTABLE) and a file system that has it
+        store.close()
+        pytest.skip(f"chattr +i is not available here: {made.stderr!r}")
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.store"):
+            assert store.checkpoint() is False
+            caplog.clear()
+            store.close()  # does not raise
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    [record] = caplog.records
+    assert "not checkpointed" in record.getMessage()
+    with Store(path) as reopened:
+        assert len(reopened.recent_audit(1000)) == 50
+
+
+def test_an_in_memory_store_has_nothing_to_checkpoint() -> None:
+    with Store.memory() as store:
+        assert store.checkpoint() is True
 
 
 # -- timestamps ---------------------------------------------------------------------------
