@@ -14,6 +14,13 @@ change is its own committed statement, so a row is ``sending`` on disk
 gone out and becomes ``unknown`` (never resent), a ``pending`` row surely
 did not.
 
+The WAL is checkpointed into the database file (:meth:`Ledger.checkpoint`)
+when a run ends or is interrupted and every :data:`CHECKPOINT_EVERY`
+delivery outcomes, so the file alone holds the ledger up to then: deleting
+``grouppilot.db-wal`` after a crash loses little, never a finished run. A
+checkpoint never waits for another connection (``grouppilot exec``) and a
+checkpoint that cannot complete fails nothing.
+
 All methods are synchronous and meant for the event-loop thread that owns
 the store's connection; each write is sub-millisecond with WAL.
 """
@@ -21,6 +28,7 @@ the store's connection; each write is sub-millisecond with WAL.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,12 +40,15 @@ from sqlite_utils import Database
 from jobs.definitions import stamp, unstamp
 from jobs.schema import ensure_schema
 
-__all__ = ["Delivery", "Ledger", "Run", "RunExists", "Trigger"]
+__all__ = ["CHECKPOINT_EVERY", "Delivery", "Ledger", "Run", "RunExists", "Trigger"]
+
+log = logging.getLogger(__name__)
 
 Trigger = Literal["schedule", "catch-up", "manual"]
 State = Literal["pending", "sending", "sent", "failed", "unknown"]
 UNFINISHED = ("running", "interrupted")
 Clock = Callable[[], datetime]
+CHECKPOINT_EVERY = 50
 
 
 class RunExists(Exception):
@@ -129,13 +140,46 @@ def _delivery(row: dict[str, Any]) -> Delivery:
 class Ledger:
     """Runs and deliveries of the scheduler."""
 
-    def __init__(self, db: Database, *, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, *, clock: Clock, checkpoint_every: int = CHECKPOINT_EVERY
+    ) -> None:
         ensure_schema(db)
         self._db = db
         self._clock = clock
+        self.checkpoint_every = checkpoint_every
+        self._since_checkpoint = 0
 
     def _now(self) -> str:
         return stamp(self._clock())
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and empty it, as far as possible without waiting.
+
+        Another connection reading (``grouppilot exec``) keeps part of the WAL
+        in use: then as much as possible is copied, the rest waits for the next
+        checkpoint. Never raises: a checkpoint that fails costs nothing but
+        its purpose.
+        """
+        self._since_checkpoint = 0
+        connection = self._db.conn
+        try:
+            if connection.in_transaction:
+                return  # never inside someone's transaction (it would not run anyway)
+            (timeout,) = connection.execute("PRAGMA busy_timeout").fetchone()
+            connection.execute("PRAGMA busy_timeout = 0")  # TRUNCATE would wait for readers
+            try:
+                busy, frames, copied = connection.execute(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                ).fetchone()
+            finally:
+                connection.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+        except (sqlite3.Error, OSError) as exc:
+            log.debug("WAL checkpoint failed: %s", exc)
+            return
+        if busy:
+            log.debug("WAL checkpoint partial (another connection reads): %s of %s", copied, frames)
+        else:
+            log.debug("WAL checkpointed into the database file and emptied")
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return list(self._db.query(sql, tuple(params)))
@@ -342,6 +386,9 @@ class Ledger:
         result: str = "",
     ) -> None:
         self._set_state(run_id, group_id, state, "sending", code=code, detail=detail, result=result)
+        self._since_checkpoint += 1
+        if self._since_checkpoint >= self.checkpoint_every:
+            self.checkpoint()  # a crash mid-run leaves little in the WAL
 
     def _set_state(
         self,

@@ -16,6 +16,7 @@ A shutdown (the scheduler's stop flag, or cancellation) leaves the run
 ``interrupted`` with its ``pending`` rows, resumable on the next start. No
 error escapes: a failure to resolve targets fails the run with the reason,
 and a bug fails it with an incident id whose traceback is in the log.
+Whatever way a run ends, the WAL is checkpointed (:meth:`jobs.ledger.Ledger.checkpoint`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ class RunExecutor:
 
     async def execute(self, run: Run, job: JobConfig) -> Run:
         """Carry out ``run`` (row open, outcome ``running``); the row as it ends."""
+        try:
+            return await self._carry_out(run, job)
+        finally:
+            self.ctx.ledger.checkpoint()
+
+    async def _carry_out(self, run: Run, job: JobConfig) -> Run:
         ledger = self.ctx.ledger
         try:
             if not ledger.has_deliveries(run.id):

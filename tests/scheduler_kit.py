@@ -85,15 +85,23 @@ class FakeTimer:
 
 
 class GatedSleep:
-    """A `sleep` that records the pauses; while `gate` is cleared it blocks (a run in progress)."""
+    """A `sleep` that records the pauses; while `gate` is cleared it blocks (a run in progress).
+
+    With `hold_after = n` the first n pauses pass and the gate is cleared at
+    the next one (it blocks there until the test sets it again).
+    """
 
     def __init__(self) -> None:
         self.calls: list[float] = []
         self.gate = asyncio.Event()
         self.gate.set()
+        self.hold_after: int | None = None
 
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+        if self.hold_after is not None and len(self.calls) > self.hold_after:
+            self.hold_after = None
+            self.gate.clear()
         await self.gate.wait()
         await asyncio.sleep(0)
 
@@ -293,12 +301,16 @@ async def harness_factory(
         timezone: str = "UTC",
         after: Harness | None = None,
         seed: int = 7,
+        db_name: str = "grouppilot.db",
     ) -> Harness:
-        """With ``after``: a restart of that bot (a new connection to its database, same clock)."""
+        """With ``after``: a restart of that bot (a new connection to its database, same clock).
+
+        ``db_name`` names another database file in the test's directory.
+        """
         config = write_config(
             tmp_path / "grouppilot.toml",
             base_url=sandbox_server.url,
-            db=tmp_path / "grouppilot.db",
+            db=tmp_path / db_name,
             jobs=jobs,
             timezone=timezone,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -159,6 +160,53 @@ async def test_interrupted_invite_reset_reads_the_link_instead_of_resetting(
     assert harness.store.last_invite_link(SALES) == reset_link
     [text] = harness.notes.texts
     assert f"Sales Team ({SALES}): {reset_link} (current link" in text
+
+
+# -- the WAL deleted after a crash --------------------------------------------------------
+# The bot dies with its connection open and someone deletes grouppilot.db-wal: what is left
+# is the database file alone, exactly as it is at that moment (copied here, WAL left behind).
+
+
+def crash_and_lose_the_wal(tmp_path: Path) -> str:
+    shutil.copyfile(tmp_path / "grouppilot.db", tmp_path / "crashed.db")
+    return "crashed.db"
+
+
+async def test_a_finished_run_survives_losing_the_wal(
+    make_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    job = broadcast(at=(START + timedelta(minutes=1)).isoformat(), targets=["all"], text="once")
+    harness = await make_harness([job]).start()
+    await harness.advance(minutes=1)
+    [run] = harness.runs("morning")
+    assert (run.outcome, run.sent) == ("ok", 4)
+    crashed = crash_and_lose_the_wal(tmp_path)
+    await harness.stop()
+    restarted = await make_harness([job], after=harness, db_name=crashed).start()
+    assert [(r.trigger, r.outcome, r.sent) for r in restarted.runs("morning")] == [
+        ("schedule", "ok", 4)
+    ]
+    assert Counter(m.group_id for m in restarted.sandbox.sent_messages) == dict.fromkeys(GROUPS, 1)
+
+
+async def test_a_long_run_is_checkpointed_as_it_goes(
+    make_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    job = broadcast(at=START.isoformat(), targets=["all"], text="once", gap="1s")
+    harness = await make_harness([job], now=START - timedelta(seconds=1)).start()
+    harness.scheduler.ledger.checkpoint_every = 3
+    harness.sleep.hold_after = 2  # held in the pause after the third send
+    await harness.fire_next()
+    await harness.until(lambda: len(harness.sleep.calls) == 3)
+    crashed = crash_and_lose_the_wal(tmp_path)
+    stopping = harness.stop()
+    harness.sleep.gate.set()
+    await stopping  # this bot sends nothing more
+    assert len(harness.sandbox.sent_messages) == 3
+    restarted = await make_harness([job], after=harness, db_name=crashed).start()
+    [run] = restarted.runs("morning")
+    assert (run.outcome, run.sent) == ("ok", 4)
+    assert Counter(m.group_id for m in restarted.sandbox.sent_messages) == dict.fromkeys(GROUPS, 1)
 
 
 # -- the real thing: a grouppilot process, killed --------------------------------------------
