@@ -14,6 +14,10 @@ change is its own committed statement, so a row is ``sending`` on disk
 gone out and becomes ``unknown`` (never resent), a ``pending`` row surely
 did not.
 
+A run's ``detail`` is its account: each note (a restart, a resumption, why
+rows were not sent) is appended, never replaced, and the whole is kept
+under :data:`DETAIL_LIMIT` characters (the first note and the latest ones).
+
 The WAL is checkpointed into the database file (:meth:`Ledger.checkpoint`)
 when a run ends or is interrupted and every :data:`CHECKPOINT_EVERY`
 delivery outcomes, so the file alone holds the ledger up to then: deleting
@@ -40,7 +44,16 @@ from sqlite_utils import Database
 from jobs.definitions import stamp, unstamp
 from jobs.schema import ensure_schema
 
-__all__ = ["CHECKPOINT_EVERY", "Delivery", "Ledger", "Run", "RunExists", "Trigger"]
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "DETAIL_LIMIT",
+    "Delivery",
+    "Ledger",
+    "Run",
+    "RunExists",
+    "Trigger",
+    "joined_detail",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +61,9 @@ Trigger = Literal["schedule", "catch-up", "manual"]
 State = Literal["pending", "sending", "sent", "failed", "unknown"]
 UNFINISHED = ("running", "interrupted")
 Clock = Callable[[], datetime]
+DETAIL_LIMIT = 1000
 CHECKPOINT_EVERY = 50
+_SEPARATOR = "; "
 
 
 class RunExists(Exception):
@@ -135,6 +150,19 @@ def _run(row: dict[str, Any]) -> Run:
 
 def _delivery(row: dict[str, Any]) -> Delivery:
     return Delivery(**{key: row[key] for key in Delivery.__dataclass_fields__})
+
+
+def joined_detail(detail: str, note: str, limit: int = DETAIL_LIMIT) -> str:
+    """``note`` appended to ``detail``; past ``limit``, the first note, "…" and the latest."""
+    text = _SEPARATOR.join(part for part in (detail, note) if part)
+    if len(text) <= limit:
+        return text
+    head = text.split(_SEPARATOR, 1)[0][: limit // 3]
+    tail = text[-(limit - len(head) - 2 * len(_SEPARATOR) - 1) :]
+    cut = tail.find(_SEPARATOR)
+    if 0 <= cut < len(tail) - len(_SEPARATOR):
+        tail = tail[cut + len(_SEPARATOR) :]  # start at a note
+    return f"{head}{_SEPARATOR}…{_SEPARATOR}{tail}"
 
 
 class Ledger:
@@ -300,18 +328,29 @@ class Ledger:
         )
         return [_run(row) for row in rows]
 
-    def interrupt(self, run_id: int, detail: str) -> None:
-        """A shutdown stopped the run before its end: resumable on the next start."""
+    def interrupt(self, run_id: int, note: str = "") -> None:
+        """The run stopped before its end (a shutdown): resumable on the next start."""
         self._db.execute(
-            "UPDATE job_runs SET outcome = 'interrupted', detail = ? WHERE id = ?"
+            "UPDATE job_runs SET outcome = 'interrupted' WHERE id = ?"
             " AND outcome IN ('running', 'interrupted')",
-            (detail, run_id),
+            (run_id,),
         )
+        if note:
+            self.add_note(run_id, note)
 
-    def mark_running(self, run_id: int, detail: str) -> None:
-        self._db.execute(
-            "UPDATE job_runs SET outcome = 'running', detail = ? WHERE id = ?", (detail, run_id)
-        )
+    def mark_running(self, run_id: int, note: str) -> None:
+        """The run goes on (resumed): ``note`` says why it had stopped."""
+        self._db.execute("UPDATE job_runs SET outcome = 'running' WHERE id = ?", (run_id,))
+        self.add_note(run_id, note)
+
+    def add_note(self, run_id: int, note: str) -> None:
+        """Append ``note`` to the run's account (bounded, see :func:`joined_detail`)."""
+        run = self.get_run(run_id)
+        if run is not None:
+            self._db.execute(
+                "UPDATE job_runs SET detail = ? WHERE id = ?",
+                (joined_detail(run.detail, note), run_id),
+            )
 
     def finish(self, run_id: int, *, outcome: str | None = None, detail: str = "") -> Run:
         """Count the deliveries, set the outcome (``ok``/``partial``/``failed`` unless given)."""
@@ -326,7 +365,7 @@ class Ledger:
             else:
                 outcome = "failed"
         previous = self.get_run(run_id)
-        joined = "; ".join(part for part in (previous.detail if previous else "", detail) if part)
+        joined = joined_detail(previous.detail if previous else "", detail)
         self._db.execute(
             "UPDATE job_runs SET finished = ?, outcome = ?, total = ?, sent = ?, failed = ?,"
             " unknown = ?, detail = ? WHERE id = ?",

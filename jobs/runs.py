@@ -46,7 +46,6 @@ _KINDS: Final[dict[str, Callable[[RunContext, Run, JobConfig], Awaitable[None]]]
     "broadcast": deliver_broadcast,
     "invite_reset": deliver_invite_reset,
 }
-STOPPED = "stopped by a shutdown; resumes on the next start if within catch_up_window"
 
 
 class RunExecutor:
@@ -78,7 +77,7 @@ class RunExecutor:
                 ledger.add_deliveries(run.id, groups)
             await _KINDS[job.kind](self.ctx, run, job)
         except asyncio.CancelledError:
-            ledger.interrupt(run.id, STOPPED)
+            ledger.interrupt(run.id)
             raise
         except Exception:
             incident = secrets.token_hex(4)
@@ -90,7 +89,7 @@ class RunExecutor:
             await self.report(final, job)
             return final
         if ledger.counts(run.id)["pending"] and self.ctx.stopping():
-            ledger.interrupt(run.id, STOPPED)
+            ledger.interrupt(run.id)
             log.info("%s: run %s interrupted by the shutdown", run.job, run.id)
             interrupted = ledger.get_run(run.id)
             assert interrupted is not None

@@ -87,20 +87,23 @@ def _snapshot(run: Run, slot: Slot | None) -> JobConfig | None:
 def _recover(scheduler: JobScheduler, run: Run, now: datetime) -> None:
     ledger = scheduler.ledger
     how = "a crash" if run.outcome == "running" else "a shutdown"
+    left = ledger.deliveries(run.id, "sending")
     unknown = ledger.sending_to_unknown(run.id, code=INTERRUPTED, detail=LEFT_SENDING)
     note = f"interrupted by {how}"
     if unknown:
-        names = ", ".join(
-            d.label for d in ledger.deliveries(run.id, "unknown") if d.code == INTERRUPTED
-        )
         log.warning(
             "%s run %s: %d left mid-send, now unknown (not resent): %s",
             run.job,
             run.id,
             unknown,
-            names,
+            ", ".join(d.label for d in left),
         )
-        note += f"; {unknown} left mid-send became unknown (not resent)"
+        in_all = sum(1 for d in ledger.deliveries(run.id, "unknown") if d.code == INTERRUPTED)
+        if in_all > unknown:  # earlier restarts left some too: the note counts them all
+            note += f": {unknown} more left mid-send became unknown, {in_all} in all"
+        else:
+            note += f": {unknown} left mid-send became unknown"
+        note += " (not resent)"
     slot = scheduler.slots.get(run.job)
     config = _snapshot(run, slot)
     problem: tuple[str, str] | None = None
@@ -114,7 +117,7 @@ def _recover(scheduler: JobScheduler, run: Run, now: datetime) -> None:
         window = format_duration(config.catch_up_window)
         problem = (EXPIRED, f"it is past its catch_up_window ({window})")
     if problem is None and slot is not None and config is not None:
-        ledger.mark_running(run.id, f"{note}; resumed on start")
+        ledger.mark_running(run.id, f"{note}, resumed on start")
         log.info("%s: resuming run %s (%s)", run.job, run.id, note)
         scheduler.start_run(slot, run.scheduled, run.trigger, existing=run, config=config)
         return
