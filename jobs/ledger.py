@@ -26,11 +26,14 @@ checkpoint never waits for another connection (``grouppilot exec``) and a
 checkpoint that cannot complete fails nothing.
 
 All methods are synchronous and meant for the event-loop thread that owns
-the store's connection; each write is sub-millisecond with WAL.
+the store's connection; each write is sub-millisecond with WAL. A write the
+database refuses (disk full, read-only, I/O error) raises SQLite's own
+error, with nothing left half-done on the connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -180,6 +183,19 @@ class Ledger:
     def _now(self) -> str:
         return stamp(self._clock())
 
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """One committed write; a refused COMMIT leaves no transaction open behind it."""
+        connection = self._db.conn
+        was_open = connection.in_transaction
+        try:
+            return self._db.execute(sql, tuple(params))
+        except BaseException:
+            if not was_open and connection.in_transaction:
+                # a refused COMMIT keeps its transaction: every later write would join it
+                with contextlib.suppress(sqlite3.Error):
+                    connection.rollback()
+            raise
+
     def checkpoint(self) -> None:
         """Copy the WAL into the database file and empty it, as far as possible without waiting.
 
@@ -265,7 +281,7 @@ class Ledger:
         now = self._now()
         running = outcome == "running"
         try:
-            cursor = self._db.execute(
+            cursor = self._execute(
                 "INSERT INTO job_runs (job, kind, zone, scheduled, trigger_type, requested_by,"
                 " started, finished, outcome, skip_reason, definition)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -330,7 +346,7 @@ class Ledger:
 
     def interrupt(self, run_id: int, note: str = "") -> None:
         """The run stopped before its end (a shutdown): resumable on the next start."""
-        self._db.execute(
+        self._execute(
             "UPDATE job_runs SET outcome = 'interrupted' WHERE id = ?"
             " AND outcome IN ('running', 'interrupted')",
             (run_id,),
@@ -340,14 +356,14 @@ class Ledger:
 
     def mark_running(self, run_id: int, note: str) -> None:
         """The run goes on (resumed): ``note`` says why it had stopped."""
-        self._db.execute("UPDATE job_runs SET outcome = 'running' WHERE id = ?", (run_id,))
+        self._execute("UPDATE job_runs SET outcome = 'running' WHERE id = ?", (run_id,))
         self.add_note(run_id, note)
 
     def add_note(self, run_id: int, note: str) -> None:
         """Append ``note`` to the run's account (bounded, see :func:`joined_detail`)."""
         run = self.get_run(run_id)
         if run is not None:
-            self._db.execute(
+            self._execute(
                 "UPDATE job_runs SET detail = ? WHERE id = ?",
                 (joined_detail(run.detail, note), run_id),
             )
@@ -366,7 +382,7 @@ class Ledger:
                 outcome = "failed"
         previous = self.get_run(run_id)
         joined = joined_detail(previous.detail if previous else "", detail)
-        self._db.execute(
+        self._execute(
             "UPDATE job_runs SET finished = ?, outcome = ?, total = ?, sent = ?, failed = ?,"
             " unknown = ?, detail = ? WHERE id = ?",
             (self._now(), outcome, total, sent, failed, unknown, joined, run_id),
@@ -380,7 +396,7 @@ class Ledger:
     def add_deliveries(self, run_id: int, groups: Sequence[tuple[str, str]]) -> None:
         """One ``pending`` row per (group id, name), in order; existing rows are kept."""
         now = self._now()
-        with self._db.atomic():
+        with self._db.atomic():  # rolled back whole if the database refuses a row
             for position, (group_id, name) in enumerate(groups):
                 self._db.execute(
                     "INSERT INTO deliveries (run_id, group_id, group_name, position, state,"
@@ -411,7 +427,10 @@ class Ledger:
         return counts
 
     def mark_sending(self, run_id: int, group_id: str) -> None:
-        """Committed before the request leaves (a crash after this makes it ``unknown``)."""
+        """Committed before the request leaves (a crash after this makes it ``unknown``).
+
+        If the database refuses it, it raises and the request must not leave.
+        """
         self._set_state(run_id, group_id, "sending", "pending")
 
     def mark_done(
@@ -440,7 +459,7 @@ class Ledger:
         detail: str = "",
         result: str = "",
     ) -> None:
-        cursor = self._db.execute(
+        cursor = self._execute(
             "UPDATE deliveries SET state = ?, code = ?, detail = ?, result = ?, updated = ?"
             " WHERE run_id = ? AND group_id = ? AND state = ?",
             (state, code, detail, result, self._now(), run_id, group_id, expected),
@@ -452,14 +471,14 @@ class Ledger:
 
     def set_result(self, run_id: int, group_id: str, *, result: str, detail: str) -> None:
         """Note what was found out later about a row (e.g. the link read after a crash)."""
-        self._db.execute(
+        self._execute(
             "UPDATE deliveries SET result = ?, detail = ?, updated = ?"
             " WHERE run_id = ? AND group_id = ?",
             (result, detail, self._now(), run_id, group_id),
         )
 
     def set_pin(self, run_id: int, group_id: str, pin: str) -> None:
-        self._db.execute(
+        self._execute(
             "UPDATE deliveries SET pin = ?, updated = ? WHERE run_id = ? AND group_id = ?",
             (pin, self._now(), run_id, group_id),
         )
@@ -473,7 +492,7 @@ class Ledger:
         return self._move_all(run_id, "pending", "failed", code=code, detail=detail)
 
     def _move_all(self, run_id: int, old: str, new: str, *, code: str, detail: str) -> int:
-        cursor = self._db.execute(
+        cursor = self._execute(
             "UPDATE deliveries SET state = ?, code = ?, detail = ?, updated = ?"
             " WHERE run_id = ? AND state = ?",
             (new, code, detail, self._now(), run_id, old),
