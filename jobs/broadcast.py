@@ -15,7 +15,10 @@ up to ``gap`` between two sends; without one, up to ``RunContext.parallel``
 senders share the list (the client's caps still bound them). Before each
 send the scheduler's stop flag is checked: a shutdown leaves the remaining
 rows ``pending``, to be resumed on the next start. A number-wide failure
-stops the run and marks the remaining rows failed with its code.
+stops the run and marks the remaining rows failed with its code. Any other
+error of one sender (the database refusing a write, a bug) stops every
+sender before its next send; the requests in flight finish, and the error
+is raised for the run to handle once they have.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from bot.jobconfig import JobConfig, render_text
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 from jobs.context import RunContext, error_code, is_number_wide
 from jobs.ledger import Delivery, Run
+from jobs.outage import LateOutcome
 from jobs.schedule import load_zone
 
 __all__ = ["deliver_broadcast"]
@@ -36,7 +40,12 @@ __all__ = ["deliver_broadcast"]
 
 @dataclass
 class _Abort:
-    error: PilotError | None = None
+    error: PilotError | None = None  # number-wide: the remaining rows fail with its code
+    fault: Exception | None = None  # anything else: raised once every sender stopped
+
+    @property
+    def stop(self) -> bool:
+        return self.error is not None or self.fault is not None
 
 
 async def deliver_broadcast(ctx: RunContext, run: Run, job: JobConfig) -> None:
@@ -51,18 +60,24 @@ async def deliver_broadcast(ctx: RunContext, run: Run, job: JobConfig) -> None:
 
     async def sender() -> None:
         first = True
-        while queue and not ctx.stopping() and abort.error is None:
+        while queue and not ctx.stopping() and not abort.stop:
             if not first:
                 await ctx.pause(job.gap)
-                if ctx.stopping() or abort.error is not None or not queue:
+                if ctx.stopping() or abort.stop or not queue:
                     return
             first = False
             row = queue.popleft()
-            await _send_one(
-                ctx, run, job, row, render_text(text, group=_name(row), when=when), abort
-            )
+            try:
+                await _send_one(
+                    ctx, run, job, row, render_text(text, group=_name(row), when=when), abort
+                )
+            except Exception as exc:
+                abort.fault = abort.fault or exc
+                return
 
     await asyncio.gather(*(sender() for _ in range(senders)))
+    if abort.fault is not None:
+        raise abort.fault
     if abort.error is not None:
         ctx.ledger.fail_pending(
             run.id,
@@ -78,23 +93,20 @@ def _name(row: Delivery) -> str:
 async def _send_one(
     ctx: RunContext, run: Run, job: JobConfig, row: Delivery, text: str, abort: _Abort
 ) -> None:
-    ctx.ledger.mark_sending(run.id, row.group_id)
+    ctx.ledger.mark_sending(run.id, row.group_id)  # refused: raises, nothing is sent
     try:
         message = await ctx.client.send_text(row.group_id, text)
     except OutcomeUnknown as exc:
-        ctx.ledger.mark_done(
-            run.id, row.group_id, "unknown", code=error_code(exc), detail=explain(exc)
-        )
+        ctx.done(run.id, row.group_id, "unknown", code=error_code(exc), detail=explain(exc))
         return
     except PilotError as exc:
-        ctx.ledger.mark_done(
-            run.id, row.group_id, "failed", code=error_code(exc), detail=explain(exc)
-        )
         if is_number_wide(exc) and abort.error is None:
             abort.error = exc
+        ctx.done(run.id, row.group_id, "failed", code=error_code(exc), detail=explain(exc))
         return
-    ctx.ledger.mark_done(run.id, row.group_id, "sent", result=message.id)
-    ctx.store.record_sent(row.group_id, message.id)
+    ctx.record_outcome(
+        LateOutcome(run.id, row.group_id, "sent", result=message.id, message=message.id)
+    )
     if job.pin:
         await _pin(ctx, run, row, message.id)
 

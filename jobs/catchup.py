@@ -16,6 +16,10 @@ every enabled, unpaused job:
 
 Counting stops at :data:`COUNT_LIMIT` (a every-30s job down for a month);
 the latest missed time is then found by searching back from now.
+
+The same rules (:func:`plan_missed`) apply to runs that could not start
+because the database refused to record them (:mod:`jobs.outage`), once it
+accepts writes again.
 """
 
 from __future__ import annotations
@@ -26,9 +30,18 @@ from datetime import datetime, timedelta
 from bot.durations import format_duration
 from jobs.schedule import AtSchedule, Schedule
 
-__all__ = ["COUNT_LIMIT", "CatchUpPlan", "Missed", "missed_runs", "plan_catch_up"]
+__all__ = [
+    "COUNT_LIMIT",
+    "DOWN",
+    "CatchUpPlan",
+    "Missed",
+    "missed_runs",
+    "plan_catch_up",
+    "plan_missed",
+]
 
 COUNT_LIMIT = 1000
+DOWN = "the bot was down"
 _LOOK_BACK = (
     timedelta(minutes=1),
     timedelta(hours=1),
@@ -120,8 +133,25 @@ def plan_catch_up(
     missed = missed_runs(schedule, checkpoint=checkpoint, now=now)
     if missed is None:
         return CatchUpPlan()
+    return plan_missed(missed, schedule, now=now, catch_up=catch_up, window=window)
+
+
+def plan_missed(
+    missed: Missed,
+    schedule: Schedule,
+    *,
+    now: datetime,
+    catch_up: str,
+    window: timedelta,
+    cause: str = DOWN,
+    superseded: bool = False,
+) -> CatchUpPlan:
+    """The catch-up rules for runs ``missed`` because of ``cause`` (the bot down, by default).
+
+    ``superseded``: a later run is due or done, so none of them runs late.
+    """
     late = now - missed.latest
-    if catch_up == "once" and late <= window:
+    if catch_up == "once" and late <= window and not superseded:
         if missed.count == 1:
             return CatchUpPlan(run_at=missed.latest)
         earlier = _runs(missed.count - 1, missed.capped)
@@ -129,11 +159,13 @@ def plan_catch_up(
         if missed.previous is not None and missed.previous != missed.first:
             span += f" to {_when(missed.previous, schedule)}"
         reason = (
-            f"the bot was down: {earlier} missed ({span}); "
+            f"{cause}: {earlier} missed ({span}); "
             f"only the latest ({_when(missed.latest, schedule)}) ran, as a catch-up"
         )
         return CatchUpPlan(run_at=missed.latest, missed_at=missed.first, reason=reason)
-    if catch_up != "once":
+    if superseded:
+        why = "a later run is due"
+    elif catch_up != "once":
         why = 'catch_up = "skip"'
     else:
         rounded = timedelta(seconds=int(late.total_seconds()))
@@ -141,5 +173,5 @@ def plan_catch_up(
     span = ""
     if missed.count > 1:
         span = f", {_runs(missed.count, missed.capped)} from {_when(missed.first, schedule)}"
-    reason = f"the bot was down{span}; not run: {why}"
+    reason = f"{cause}{span}; not run: {why}"
     return CatchUpPlan(missed_at=missed.latest, reason=reason)

@@ -7,6 +7,11 @@ error into the stable code written to a delivery row and shown in reports.
 A *number-wide* error (the number is disconnected, the key refused, the API
 unreachable) would fail every other group the same way, so a job kind stops
 there and marks the rest failed with that code instead of trying each one.
+
+:meth:`RunContext.record_outcome` commits a delivery's answer; when the
+database refuses it, the answer is kept in the scheduler's
+:class:`jobs.outage.StorageOutage` (written once writes work again) and the
+error goes on up: the run stops sending.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
@@ -30,6 +36,7 @@ from bot.whatsapp.errors import (
     PilotError,
 )
 from jobs.ledger import Ledger
+from jobs.outage import LateOutcome, StorageOutage, is_storage_fault
 
 __all__ = [
     "EXPIRED",
@@ -73,7 +80,46 @@ class RunContext:
     sleep: Callable[[float], Awaitable[None]]
     rng: random.Random
     stopping: Callable[[], bool]
+    outage: StorageOutage
     parallel: int = 1  # senders at once when a job has no gap
+
+    def record_outcome(self, outcome: LateOutcome) -> None:
+        """Commit the answer to a request that went out (row ``sending`` -> its state).
+
+        A new invite link and a sent message's id go to the store first. If
+        the database refuses any of it, the whole answer is kept for later
+        and the error is raised: the run must stop sending.
+        """
+        try:
+            if outcome.link is not None:
+                self.store.record_invite_link(outcome.group_id, outcome.link)
+            if outcome.message is not None:
+                self.store.record_sent(outcome.group_id, outcome.message)
+            self.ledger.mark_done(
+                outcome.run_id,
+                outcome.group_id,
+                outcome.state,
+                code=outcome.code,
+                detail=outcome.detail,
+                result=outcome.result,
+            )
+        except Exception as exc:
+            if is_storage_fault(exc):
+                self.outage.keep_outcome(outcome, exc)
+            raise
+
+    def done(
+        self,
+        run_id: int,
+        group_id: str,
+        state: Literal["sent", "failed", "unknown"],
+        *,
+        code: str = "",
+        detail: str = "",
+        result: str = "",
+    ) -> None:
+        """:meth:`record_outcome` of an answer with no link or message id to store."""
+        self.record_outcome(LateOutcome(run_id, group_id, state, code, detail, result))
 
     async def pause(self, gap: timedelta) -> None:
         """A random pause up to ``gap`` (between two sends)."""

@@ -13,16 +13,21 @@ link is *read* (a safe call) and stored instead, and the row is
 
 Rows a crash left in ``sending`` become ``unknown`` on start; when such a run
 is resumed, their current link is read (never reset) so that the report and
-the announcement show a working link.
+the announcement show a working link. If the database refuses to record a
+new link, it is kept in memory until it can be written
+(:meth:`jobs.context.RunContext.record_outcome`) and the run stops.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from bot.commands.explain import explain
 from bot.jobconfig import JobConfig
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 from jobs.context import INTERRUPTED, RunContext, error_code, is_number_wide
 from jobs.ledger import Delivery, Run
+from jobs.outage import LateOutcome
 
 __all__ = ["deliver_invite_reset"]
 
@@ -62,19 +67,19 @@ async def _read_interrupted(ctx: RunContext, run: Run) -> None:
 
 async def _reset_one(ctx: RunContext, run: Run, row: Delivery) -> PilotError | None:
     previous = ctx.store.last_invite_link(row.group_id)
-    ctx.ledger.mark_sending(run.id, row.group_id)
+    ctx.ledger.mark_sending(run.id, row.group_id)  # refused: raises, nothing is reset
     try:
         fresh = await ctx.client.invite_link(row.group_id, reset=True)
     except OutcomeUnknown as exc:
         await _after_no_answer(ctx, run, row, previous, exc)
         return exc
     except PilotError as exc:
-        ctx.ledger.mark_done(
-            run.id, row.group_id, "failed", code=error_code(exc), detail=explain(exc)
-        )
+        ctx.done(run.id, row.group_id, "failed", code=error_code(exc), detail=explain(exc))
         return exc
-    ctx.store.record_invite_link(row.group_id, fresh.link)
-    ctx.ledger.mark_done(run.id, row.group_id, "sent", result=fresh.link)
+    # the old link is dead now: if this is refused, the new one is kept in memory meanwhile
+    ctx.record_outcome(
+        LateOutcome(run.id, row.group_id, "sent", result=fresh.link, link=fresh.link)
+    )
     return None
 
 
@@ -86,19 +91,18 @@ async def _after_no_answer(
         current = (await ctx.client.invite_link(row.group_id)).link
     except PilotError as read_error:
         detail = f"{explain(exc)} Reading the link failed too: {explain(read_error)}"
-        ctx.ledger.mark_done(run.id, row.group_id, "unknown", code=error_code(exc), detail=detail)
+        ctx.done(run.id, row.group_id, "unknown", code=error_code(exc), detail=detail)
         return
-    ctx.store.record_invite_link(row.group_id, current)
+    state: Literal["sent", "failed", "unknown"]
     if previous is not None and current != previous:
+        state, code = "sent", ""
         detail = "no answer to the reset, but the link has changed: it was reset"
-        ctx.ledger.mark_done(run.id, row.group_id, "sent", result=current, detail=detail)
     elif previous is not None:
+        state, code = "failed", "NOT_RESET"
         detail = "no answer to the reset and the link is unchanged: not reset (not retried)"
-        ctx.ledger.mark_done(
-            run.id, row.group_id, "failed", code="NOT_RESET", detail=detail, result=current
-        )
     else:
+        state, code = "unknown", error_code(exc)
         detail = "no answer to the reset; the link read afterwards is the current one"
-        ctx.ledger.mark_done(
-            run.id, row.group_id, "unknown", code=error_code(exc), detail=detail, result=current
-        )
+    ctx.record_outcome(
+        LateOutcome(run.id, row.group_id, state, code, detail, result=current, link=current)
+    )

@@ -14,13 +14,28 @@ change is its own committed statement, so a row is ``sending`` on disk
 gone out and becomes ``unknown`` (never resent), a ``pending`` row surely
 did not.
 
+A run's ``detail`` is its account: each note (a restart, a resumption, why
+rows were not sent) is appended, never replaced, and the whole is kept
+under :data:`DETAIL_LIMIT` characters (the first note and the latest ones).
+
+The WAL is checkpointed into the database file (:meth:`Ledger.checkpoint`)
+when a run ends or is interrupted and every :data:`CHECKPOINT_EVERY`
+delivery outcomes, so the file alone holds the ledger up to then: deleting
+``grouppilot.db-wal`` after a crash loses little, never a finished run. A
+checkpoint never waits for another connection (``grouppilot exec``) and a
+checkpoint that cannot complete fails nothing.
+
 All methods are synchronous and meant for the event-loop thread that owns
-the store's connection; each write is sub-millisecond with WAL.
+the store's connection; each write is sub-millisecond with WAL. A write the
+database refuses (disk full, read-only, I/O error) raises SQLite's own
+error, with nothing left half-done on the connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,12 +47,26 @@ from sqlite_utils import Database
 from jobs.definitions import stamp, unstamp
 from jobs.schema import ensure_schema
 
-__all__ = ["Delivery", "Ledger", "Run", "RunExists", "Trigger"]
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "DETAIL_LIMIT",
+    "Delivery",
+    "Ledger",
+    "Run",
+    "RunExists",
+    "Trigger",
+    "joined_detail",
+]
+
+log = logging.getLogger(__name__)
 
 Trigger = Literal["schedule", "catch-up", "manual"]
 State = Literal["pending", "sending", "sent", "failed", "unknown"]
 UNFINISHED = ("running", "interrupted")
 Clock = Callable[[], datetime]
+DETAIL_LIMIT = 1000
+CHECKPOINT_EVERY = 50
+_SEPARATOR = "; "
 
 
 class RunExists(Exception):
@@ -126,16 +155,75 @@ def _delivery(row: dict[str, Any]) -> Delivery:
     return Delivery(**{key: row[key] for key in Delivery.__dataclass_fields__})
 
 
+def joined_detail(detail: str, note: str, limit: int = DETAIL_LIMIT) -> str:
+    """``note`` appended to ``detail``; past ``limit``, the first note, "…" and the latest."""
+    text = _SEPARATOR.join(part for part in (detail, note) if part)
+    if len(text) <= limit:
+        return text
+    head = text.split(_SEPARATOR, 1)[0][: limit // 3]
+    tail = text[-(limit - len(head) - 2 * len(_SEPARATOR) - 1) :]
+    cut = tail.find(_SEPARATOR)
+    if 0 <= cut < len(tail) - len(_SEPARATOR):
+        tail = tail[cut + len(_SEPARATOR) :]  # start at a note
+    return f"{head}{_SEPARATOR}…{_SEPARATOR}{tail}"
+
+
 class Ledger:
     """Runs and deliveries of the scheduler."""
 
-    def __init__(self, db: Database, *, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, *, clock: Clock, checkpoint_every: int = CHECKPOINT_EVERY
+    ) -> None:
         ensure_schema(db)
         self._db = db
         self._clock = clock
+        self.checkpoint_every = checkpoint_every
+        self._since_checkpoint = 0
 
     def _now(self) -> str:
         return stamp(self._clock())
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """One committed write; a refused COMMIT leaves no transaction open behind it."""
+        connection = self._db.conn
+        was_open = connection.in_transaction
+        try:
+            return self._db.execute(sql, tuple(params))
+        except BaseException:
+            if not was_open and connection.in_transaction:
+                # a refused COMMIT keeps its transaction: every later write would join it
+                with contextlib.suppress(sqlite3.Error):
+                    connection.rollback()
+            raise
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and empty it, as far as possible without waiting.
+
+        Another connection reading (``grouppilot exec``) keeps part of the WAL
+        in use: then as much as possible is copied, the rest waits for the next
+        checkpoint. Never raises: a checkpoint that fails costs nothing but
+        its purpose.
+        """
+        self._since_checkpoint = 0
+        connection = self._db.conn
+        try:
+            if connection.in_transaction:
+                return  # never inside someone's transaction (it would not run anyway)
+            (timeout,) = connection.execute("PRAGMA busy_timeout").fetchone()
+            connection.execute("PRAGMA busy_timeout = 0")  # TRUNCATE would wait for readers
+            try:
+                busy, frames, copied = connection.execute(
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                ).fetchone()
+            finally:
+                connection.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+        except (sqlite3.Error, OSError) as exc:
+            log.debug("WAL checkpoint failed: %s", exc)
+            return
+        if busy:
+            log.debug("WAL checkpoint partial (another connection reads): %s of %s", copied, frames)
+        else:
+            log.debug("WAL checkpointed into the database file and emptied")
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return list(self._db.query(sql, tuple(params)))
@@ -193,7 +281,7 @@ class Ledger:
         now = self._now()
         running = outcome == "running"
         try:
-            cursor = self._db.execute(
+            cursor = self._execute(
                 "INSERT INTO job_runs (job, kind, zone, scheduled, trigger_type, requested_by,"
                 " started, finished, outcome, skip_reason, definition)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -256,18 +344,29 @@ class Ledger:
         )
         return [_run(row) for row in rows]
 
-    def interrupt(self, run_id: int, detail: str) -> None:
-        """A shutdown stopped the run before its end: resumable on the next start."""
-        self._db.execute(
-            "UPDATE job_runs SET outcome = 'interrupted', detail = ? WHERE id = ?"
+    def interrupt(self, run_id: int, note: str = "") -> None:
+        """The run stopped before its end (a shutdown): resumable on the next start."""
+        self._execute(
+            "UPDATE job_runs SET outcome = 'interrupted' WHERE id = ?"
             " AND outcome IN ('running', 'interrupted')",
-            (detail, run_id),
+            (run_id,),
         )
+        if note:
+            self.add_note(run_id, note)
 
-    def mark_running(self, run_id: int, detail: str) -> None:
-        self._db.execute(
-            "UPDATE job_runs SET outcome = 'running', detail = ? WHERE id = ?", (detail, run_id)
-        )
+    def mark_running(self, run_id: int, note: str) -> None:
+        """The run goes on (resumed): ``note`` says why it had stopped."""
+        self._execute("UPDATE job_runs SET outcome = 'running' WHERE id = ?", (run_id,))
+        self.add_note(run_id, note)
+
+    def add_note(self, run_id: int, note: str) -> None:
+        """Append ``note`` to the run's account (bounded, see :func:`joined_detail`)."""
+        run = self.get_run(run_id)
+        if run is not None:
+            self._execute(
+                "UPDATE job_runs SET detail = ? WHERE id = ?",
+                (joined_detail(run.detail, note), run_id),
+            )
 
     def finish(self, run_id: int, *, outcome: str | None = None, detail: str = "") -> Run:
         """Count the deliveries, set the outcome (``ok``/``partial``/``failed`` unless given)."""
@@ -282,8 +381,8 @@ class Ledger:
             else:
                 outcome = "failed"
         previous = self.get_run(run_id)
-        joined = "; ".join(part for part in (previous.detail if previous else "", detail) if part)
-        self._db.execute(
+        joined = joined_detail(previous.detail if previous else "", detail)
+        self._execute(
             "UPDATE job_runs SET finished = ?, outcome = ?, total = ?, sent = ?, failed = ?,"
             " unknown = ?, detail = ? WHERE id = ?",
             (self._now(), outcome, total, sent, failed, unknown, joined, run_id),
@@ -297,7 +396,7 @@ class Ledger:
     def add_deliveries(self, run_id: int, groups: Sequence[tuple[str, str]]) -> None:
         """One ``pending`` row per (group id, name), in order; existing rows are kept."""
         now = self._now()
-        with self._db.atomic():
+        with self._db.atomic():  # rolled back whole if the database refuses a row
             for position, (group_id, name) in enumerate(groups):
                 self._db.execute(
                     "INSERT INTO deliveries (run_id, group_id, group_name, position, state,"
@@ -328,7 +427,10 @@ class Ledger:
         return counts
 
     def mark_sending(self, run_id: int, group_id: str) -> None:
-        """Committed before the request leaves (a crash after this makes it ``unknown``)."""
+        """Committed before the request leaves (a crash after this makes it ``unknown``).
+
+        If the database refuses it, it raises and the request must not leave.
+        """
         self._set_state(run_id, group_id, "sending", "pending")
 
     def mark_done(
@@ -342,6 +444,9 @@ class Ledger:
         result: str = "",
     ) -> None:
         self._set_state(run_id, group_id, state, "sending", code=code, detail=detail, result=result)
+        self._since_checkpoint += 1
+        if self._since_checkpoint >= self.checkpoint_every:
+            self.checkpoint()  # a crash mid-run leaves little in the WAL
 
     def _set_state(
         self,
@@ -354,7 +459,7 @@ class Ledger:
         detail: str = "",
         result: str = "",
     ) -> None:
-        cursor = self._db.execute(
+        cursor = self._execute(
             "UPDATE deliveries SET state = ?, code = ?, detail = ?, result = ?, updated = ?"
             " WHERE run_id = ? AND group_id = ? AND state = ?",
             (state, code, detail, result, self._now(), run_id, group_id, expected),
@@ -366,14 +471,14 @@ class Ledger:
 
     def set_result(self, run_id: int, group_id: str, *, result: str, detail: str) -> None:
         """Note what was found out later about a row (e.g. the link read after a crash)."""
-        self._db.execute(
+        self._execute(
             "UPDATE deliveries SET result = ?, detail = ?, updated = ?"
             " WHERE run_id = ? AND group_id = ?",
             (result, detail, self._now(), run_id, group_id),
         )
 
     def set_pin(self, run_id: int, group_id: str, pin: str) -> None:
-        self._db.execute(
+        self._execute(
             "UPDATE deliveries SET pin = ?, updated = ? WHERE run_id = ? AND group_id = ?",
             (pin, self._now(), run_id, group_id),
         )
@@ -387,7 +492,7 @@ class Ledger:
         return self._move_all(run_id, "pending", "failed", code=code, detail=detail)
 
     def _move_all(self, run_id: int, old: str, new: str, *, code: str, detail: str) -> int:
-        cursor = self._db.execute(
+        cursor = self._execute(
             "UPDATE deliveries SET state = ?, code = ?, detail = ?, updated = ?"
             " WHERE run_id = ? AND state = ?",
             (new, code, detail, self._now(), run_id, old),

@@ -30,6 +30,7 @@ __all__ = [
     "history_line",
     "local_time",
     "run_report",
+    "run_title",
     "short_duration",
     "should_report",
 ]
@@ -61,7 +62,8 @@ def short_duration(delta: timedelta) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def _title(run: Run) -> str:
+def run_title(run: Run) -> str:
+    """``morning (09:00 UTC)``; other than the plain scheduled run, with the date and trigger."""
     local = run.scheduled.astimezone(_zone(run.zone))
     if run.trigger == "schedule":
         return f"{run.job} ({local:%H:%M} {run.zone})"
@@ -94,7 +96,7 @@ def _group_lines(job: str, deliveries: Sequence[Delivery]) -> list[str]:
 
 def run_report(run: Run, deliveries: Sequence[Delivery]) -> str:
     """The report of a finished run, a skipped one or a missed one."""
-    title = _title(run)
+    title = run_title(run)
     if run.outcome in ("skipped", "missed"):
         return f"{title}: {run.outcome}: {run.skip_reason}"
     if run.outcome == "failed" and run.total == 0:

@@ -16,6 +16,13 @@ A shutdown (the scheduler's stop flag, or cancellation) leaves the run
 ``interrupted`` with its ``pending`` rows, resumable on the next start. No
 error escapes: a failure to resolve targets fails the run with the reason,
 and a bug fails it with an incident id whose traceback is in the log.
+
+A database that refuses a write (disk full, read-only, I/O error: see
+:mod:`jobs.outage`) stops the run's sending at once and nothing more is
+written for it: it stays ``running`` with its ``pending`` rows, the notify
+chats and the log are told in one sentence, and the scheduler resumes it
+when the database accepts writes again (or the next start does, within
+``catch_up_window``). Whatever way a run ends, the WAL is checkpointed.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Final
 
 from bot.commands.explain import explain
@@ -34,7 +42,8 @@ from jobs.broadcast import deliver_broadcast
 from jobs.context import INTERRUPTED, RunContext
 from jobs.invite_reset import deliver_invite_reset
 from jobs.ledger import Run
-from jobs.report import announcement, run_report, should_report
+from jobs.outage import fault_text, is_storage_fault
+from jobs.report import announcement, run_report, run_title, should_report
 
 __all__ = ["Notify", "RunExecutor"]
 
@@ -45,7 +54,6 @@ _KINDS: Final[dict[str, Callable[[RunContext, Run, JobConfig], Awaitable[None]]]
     "broadcast": deliver_broadcast,
     "invite_reset": deliver_invite_reset,
 }
-STOPPED = "stopped by a shutdown; resumes on the next start if within catch_up_window"
 
 
 class RunExecutor:
@@ -57,33 +65,36 @@ class RunExecutor:
         self.notify = notify
 
     async def execute(self, run: Run, job: JobConfig) -> Run:
-        """Carry out ``run`` (row open, outcome ``running``); the row as it ends."""
-        ledger = self.ctx.ledger
+        """Carry out ``run`` (row open, outcome ``running``); the row as it ends. Never raises."""
         try:
-            if not ledger.has_deliveries(run.id):
-                try:
-                    groups = await self.resolve_targets(job)
-                except (ResolveError, PilotError) as exc:
-                    why = explain(exc) if isinstance(exc, PilotError) else str(exc)
-                    final = ledger.finish(run.id, outcome="failed", detail=f"targets: {why}")
-                    await self.report(final, job)
-                    return final
-                ledger.add_deliveries(run.id, groups)
-            await _KINDS[job.kind](self.ctx, run, job)
+            return await self._carry_out(run, job)
         except asyncio.CancelledError:
-            ledger.interrupt(run.id, STOPPED)
+            try:
+                self.ctx.ledger.interrupt(run.id)
+            except Exception:
+                log.exception("%s: run %s could not be marked interrupted", run.job, run.id)
             raise
-        except Exception:
-            incident = secrets.token_hex(4)
-            log.exception("internal error %s in run %s of %s", incident, run.id, run.job)
-            detail = f"internal error, logged as {incident}"
-            ledger.sending_to_unknown(run.id, code="INTERNAL_ERROR", detail=detail)
-            ledger.fail_pending(run.id, code="INTERNAL_ERROR", detail=detail)
-            final = ledger.finish(run.id, detail=detail)
-            await self.report(final, job)
-            return final
+        except Exception as exc:
+            if is_storage_fault(exc):
+                return await self._stalled(run, job, exc)
+            return await self._internal_error(run, job)
+        finally:
+            self.ctx.ledger.checkpoint()
+
+    async def _carry_out(self, run: Run, job: JobConfig) -> Run:
+        ledger = self.ctx.ledger
+        if not ledger.has_deliveries(run.id):
+            try:
+                groups = await self.resolve_targets(job)
+            except (ResolveError, PilotError) as exc:
+                why = explain(exc) if isinstance(exc, PilotError) else str(exc)
+                final = ledger.finish(run.id, outcome="failed", detail=f"targets: {why}")
+                await self.report(final, job)
+                return final
+            ledger.add_deliveries(run.id, groups)
+        await _KINDS[job.kind](self.ctx, run, job)
         if ledger.counts(run.id)["pending"] and self.ctx.stopping():
-            ledger.interrupt(run.id, STOPPED)
+            ledger.interrupt(run.id)
             log.info("%s: run %s interrupted by the shutdown", run.job, run.id)
             interrupted = ledger.get_run(run.id)
             assert interrupted is not None
@@ -101,6 +112,48 @@ class RunExecutor:
         await self.report(final, job)
         return final
 
+    async def _stalled(self, run: Run, job: JobConfig, error: Exception) -> Run:
+        """The database refused a write: stop here, write nothing more, say so."""
+        cause = fault_text(error)
+        self.ctx.outage.keep_stalled(run, error)
+        text = (
+            f"{run_title(run)}: stopped, the database refused a write ({cause}); nothing more "
+            "is sent, and the run resumes when the database accepts writes again "
+            "(or on the next start, within catch_up_window)."
+        )
+        log.error("%s (run %s)", text, run.id)
+        await self.safe_notify(text)
+        try:  # reads usually still work: the caller (/run) gets the counts so far
+            counts = self.ctx.ledger.counts(run.id)
+        except Exception:
+            return replace(run, detail=text)
+        return replace(
+            run,
+            total=sum(counts.values()),
+            sent=counts["sent"],
+            failed=counts["failed"],
+            unknown=counts["unknown"],
+            detail=text,
+        )
+
+    async def _internal_error(self, run: Run, job: JobConfig) -> Run:
+        """A bug: the run fails with an incident id (the traceback is in the log)."""
+        incident = secrets.token_hex(4)
+        log.exception("internal error %s in run %s of %s", incident, run.id, run.job)
+        detail = f"internal error, logged as {incident}"
+        ledger = self.ctx.ledger
+        try:
+            ledger.sending_to_unknown(run.id, code="INTERNAL_ERROR", detail=detail)
+            ledger.fail_pending(run.id, code="INTERNAL_ERROR", detail=detail)
+            final = ledger.finish(run.id, detail=detail)
+        except Exception as again:
+            if is_storage_fault(again):
+                return await self._stalled(run, job, again)
+            log.exception("%s: run %s: its failure could not be recorded", run.job, run.id)
+            return replace(run, detail=detail)
+        await self.report(final, job)
+        return final
+
     async def resolve_targets(self, job: JobConfig) -> list[tuple[str, str]]:
         """(group id, name) of every group of the job's targets, each once, in order."""
         seen: dict[str, str] = {}
@@ -114,8 +167,13 @@ class RunExecutor:
 
         Deliveries a crash left unknown are reported whatever ``notify`` says
         (someone should check those groups); a job that is gone reports always.
+        Never raises (a report that cannot be made is logged).
         """
-        deliveries = self.ctx.ledger.deliveries(run.id)
+        try:
+            deliveries = self.ctx.ledger.deliveries(run.id)
+        except Exception:
+            log.exception("%s: the report of run %s could not be read", run.job, run.id)
+            return
         parts: list[str] = []
         crashed = any(d.state == "unknown" and d.code == INTERRUPTED for d in deliveries)
         if should_report(run, job.notify if job is not None else "always") or crashed:

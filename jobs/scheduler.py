@@ -19,6 +19,11 @@ arms (:mod:`jobs.timer`); history and deliveries are ours (:mod:`jobs.ledger`).
   interrupted runs recovered, missed runs caught up, every job armed.
 - **Stop**: no new fires; a running run stops before its next send and is
   left ``interrupted``, with its pending deliveries, for the next start.
+- **Storage outage** (:mod:`jobs.outage`, :mod:`jobs.recovery`): when the
+  database refuses a write, nothing is sent that was not recorded first;
+  what could not be recorded is kept in memory, the chats are told, and it
+  is written (stopped runs resumed, refused runs caught up) once writes
+  work again, retried on a short timer and before each fire.
 
 Everything runs on the event loop; time comes from ``clock``, pauses between
 sends from ``sleep``, randomness from ``rng``, so tests drive it all with a
@@ -44,6 +49,8 @@ from bot.whatsapp.client import WhatsAppClient
 from jobs.context import RunContext
 from jobs.definitions import DefinitionBook, DefinitionError, JobDefinition, job_to_data
 from jobs.ledger import Ledger, Run, RunExists, Trigger
+from jobs.outage import StorageOutage, is_storage_fault
+from jobs.recovery import refused_record, refused_start, retry_writes
 from jobs.report import local_time, run_report, should_report
 from jobs.runs import RunExecutor
 from jobs.schedule import build_schedule
@@ -58,14 +65,22 @@ from jobs.slots import (
 from jobs.timer import APSchedulerTimer, Timer
 
 __all__ = [
+    "RETRY_KEY",
     "JobNotFound",
     "JobScheduler",
     "SchedulerNotRunning",
+    "StorageRefused",
     "Submission",
     "jitter_delay",
 ]
 
 log = logging.getLogger(__name__)
+
+RETRY_KEY = "storage:retry"  # the timer key of the outage retry (no job name has a colon)
+
+
+class StorageRefused(SchedulerNotRunning):
+    """``/run`` refused: the database would not record the run (the command layer says why)."""
 
 
 def _utc_now() -> datetime:
@@ -95,6 +110,8 @@ class JobScheduler:
         self.rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not secrets
         self.timer: Timer = timer if timer is not None else APSchedulerTimer()
         self.stop_timeout = stop_timeout
+        self.outage = StorageOutage(on_change=self._arm_retry)
+        self._retry_armed = False
         self.context = RunContext(
             ledger=self.ledger,
             client=client,
@@ -103,9 +120,10 @@ class JobScheduler:
             sleep=sleep,
             rng=self.rng,
             stopping=lambda: self._stopping,
+            outage=self.outage,
             parallel=settings.pilot.concurrency,
         )
-        self.executor = RunExecutor(self.context, directory, self._notify)
+        self.executor = RunExecutor(self.context, directory, self.notify_chats)
         self.notifier: Notifier = LogNotifier()
         self.slots: dict[str, Slot] = {}
         self.started_at: datetime | None = None
@@ -141,6 +159,7 @@ class JobScheduler:
             return
         self._stopping = True
         self.timer.stop()
+        self._retry_armed = False
         for slot in self.slots.values():
             slot.queued = None
         pending: set[asyncio.Task[Run]] = set()
@@ -150,6 +169,12 @@ class JobScheduler:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        if not retry_writes(self, resume=False):
+            log.warning(
+                "stopping while the database refuses writes (%s): runs it stopped resume on "
+                "the next start, answers it did not record are reported unknown then",
+                self.outage.cause,
+            )
         if self._side_tasks:
             await asyncio.wait(set(self._side_tasks), timeout=2.0)
         self._running = False
@@ -211,6 +236,7 @@ class JobScheduler:
         slot = self.slots.get(name)
         if slot is None or not self.running or slot.next_run != scheduled:
             return  # removed, paused or re-armed since: a stale fire
+        retry_writes(self)  # what an outage kept comes first (nothing when there is none)
         now = self.clock()
         fire_at = slot.fire_at or scheduled
         self.arm(slot, after=max(scheduled, now))
@@ -275,6 +301,10 @@ class JobScheduler:
                 return Submission(
                     "skipped", self.ledger.run_at(config.name, scheduled), reason="already recorded"
                 )
+            except Exception as exc:
+                if not is_storage_fault(exc):
+                    raise
+                return refused_start(self, slot, scheduled, trigger, by, exc)
         task = asyncio.create_task(
             self._drive(slot, run, config), name=f"run {config.name} {run.id}"
         )
@@ -286,6 +316,9 @@ class JobScheduler:
     async def _drive(self, slot: Slot, run: Run, config: JobConfig) -> Run:
         try:
             return await self.executor.execute(run, config)
+        except Exception:  # execute handles its errors: this is the last resort, never silent
+            log.exception("%s: run %s ended on an unexpected error", config.name, run.id)
+            return run
         finally:
             if slot.active is asyncio.current_task():
                 slot.active, slot.active_run = None, None
@@ -302,39 +335,70 @@ class JobScheduler:
         outcome: Literal["skipped", "missed"],
         reason: str,
         by: str = "",
-    ) -> Run:
-        """A history row for a run that did not happen, reported per ``notify``."""
+    ) -> Run | None:
+        """A history row for a run that did not happen, reported per ``notify``.
+
+        None when the database refused it (kept, written once writes work).
+        """
         config = slot.config
-        run = self.ledger.record_not_run(
-            job=config.name,
-            kind=config.kind,
-            zone=config.timezone,
-            scheduled=scheduled,
-            trigger=trigger,
-            outcome=outcome,
-            reason=reason,
-            requested_by=by,
-        )
+        try:
+            run = self.ledger.record_not_run(
+                job=config.name,
+                kind=config.kind,
+                zone=config.timezone,
+                scheduled=scheduled,
+                trigger=trigger,
+                outcome=outcome,
+                reason=reason,
+                requested_by=by,
+            )
+        except Exception as exc:
+            if not is_storage_fault(exc):
+                raise
+            refused_record(self, slot, scheduled, trigger, outcome, reason, by, exc)
+            return None
         log.info("%s (%s): %s: %s", config.name, scheduled.isoformat(), outcome, reason)
-        if should_report(run, config.notify):
-            self.spawn(self._notify(run_report(run, [])))
+        self.report_not_run(run)
         return run
 
+    def report_not_run(self, run: Run) -> None:
+        """Report a skipped or missed run per its job's ``notify`` (always if the job is gone)."""
+        slot = self.slots.get(run.job)
+        if should_report(run, slot.config.notify if slot is not None else "always"):
+            self.spawn(self.notify_chats(run_report(run, [])))
+
     def spawn(self, coroutine: Awaitable[None]) -> None:
-        """Run a side task (a report) that ``stop`` waits for briefly."""
+        """Run a side task (a report) that ``stop`` waits for briefly; its errors are logged."""
 
         async def wrapped() -> None:
-            await coroutine
+            try:
+                await coroutine
+            except Exception:
+                log.exception("a scheduler side task failed")
 
         task = asyncio.ensure_future(wrapped())
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
 
-    async def _notify(self, text: str) -> None:
+    async def notify_chats(self, text: str) -> None:
+        """Tell the notify chats (or the console, or the log); a failure is only logged."""
         try:
             await self.notifier.notify(text)
         except Exception:
             log.exception("could not deliver a job report")
+
+    def _arm_retry(self) -> None:
+        """Arm the outage retry (once at a time, only while running)."""
+        if self._retry_armed or not self.running:
+            return
+        self._retry_armed = True
+
+        async def retry() -> None:
+            self._retry_armed = False
+            if self.running and not retry_writes(self) and self.outage.active:
+                self._arm_retry()
+
+        self.timer.arm(RETRY_KEY, self.clock() + self.outage.next_delay(), retry)
 
     # -- commands -----------------------------------------------------------------------
 
@@ -353,7 +417,10 @@ class JobScheduler:
         moment = self.clock()
         while self.ledger.run_at(name, moment) is not None:  # a run is name + time: keep it unique
             moment += timedelta(microseconds=1)
-        return self.submit(slot, moment, "manual", by)
+        submission = self.submit(slot, moment, "manual", by)
+        if submission.status == "skipped" and submission.run is None:
+            raise StorageRefused(f"{name} was not run: {submission.reason}. Try again later.")
+        return submission
 
     def pause(self, name: str, *, by: str, note: str = "") -> None:
         self.require_running()

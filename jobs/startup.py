@@ -4,14 +4,12 @@
    chat jobs are loaded from the database (one a config job now shadows is
    kept but not loaded, and reported). ``every`` jobs count from this start.
    A job disabled last time and enabled now counts nothing as missed.
-2. **Recover.** Every run left ``running`` (a crash) or ``interrupted`` (a
-   shutdown): deliveries still ``sending`` may have gone out, so they become
-   ``unknown`` (code ``INTERRUPTED``), are logged and reported, never resent.
-   If the run's scheduled time is within its ``catch_up_window`` (whatever
-   ``catch_up`` says), it resumes: its ``pending`` deliveries are sent, with
-   the definition the run started with. Past the window, or when its job is
-   gone, disabled or paused, the pending deliveries fail (``EXPIRED``,
-   ``JOB_REMOVED``, ``JOB_DISABLED``, ``JOB_PAUSED``) and the run is reported.
+2. **Recover** (:func:`jobs.recovery.recover_run`) every run left
+   ``running`` (a crash) or ``interrupted`` (a shutdown): deliveries still
+   ``sending`` become ``unknown``, never resent; within its
+   ``catch_up_window`` the run resumes its ``pending`` deliveries, else they
+   fail and the run is reported. A run the database will not let us recover
+   (disk full) is kept for the storage retry, like one stopped mid-run.
 3. **Catch up** (:func:`jobs.catchup.plan_catch_up`): per enabled, unpaused
    job, runs missed while the bot was down, counted from the job's
    checkpoint (its latest scheduled run on record, or its floor).
@@ -24,25 +22,19 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from bot.durations import format_duration
 from jobs.catchup import plan_catch_up
-from jobs.context import EXPIRED, INTERRUPTED
-from jobs.definitions import job_from_data
 from jobs.ledger import Run
+from jobs.outage import fault_text, is_storage_fault
+from jobs.recovery import recover_run
 from jobs.schedule import AtSchedule, EverySchedule, Schedule
 
 if TYPE_CHECKING:
-    from bot.jobconfig import JobConfig
     from jobs.scheduler import JobScheduler
     from jobs.slots import Slot
 
 __all__ = ["start_up"]
 
 log = logging.getLogger(__name__)
-
-LEFT_SENDING = "left mid-send by a crash: it may have gone out, so it is not resent"
 
 
 async def start_up(scheduler: JobScheduler, now: datetime) -> None:
@@ -64,7 +56,12 @@ async def start_up(scheduler: JobScheduler, now: datetime) -> None:
     for run in scheduler.ledger.unfinished_runs():
         _recover(scheduler, run, now)
     for slot in list(scheduler.slots.values()):
-        _catch_up(scheduler, slot, now)
+        try:
+            _catch_up(scheduler, slot, now)
+        except Exception as exc:  # only its floor can be refused here: the next start counts again
+            if not is_storage_fault(exc):
+                raise
+            log.error("%s: catch-up not checked: %s", slot.definition.name, fault_text(exc))
     for slot in scheduler.slots.values():
         scheduler.arm(slot, after=now)
     log.info(
@@ -74,56 +71,20 @@ async def start_up(scheduler: JobScheduler, now: datetime) -> None:
     )
 
 
-def _snapshot(run: Run, slot: Slot | None) -> JobConfig | None:
-    """The definition the run started with (the current one if that cannot be read)."""
-    if run.definition:
-        try:
-            return job_from_data(run.definition)
-        except ValidationError:
-            log.warning("run %s: its stored definition no longer validates", run.id)
-    return slot.config if slot is not None else None
-
-
 def _recover(scheduler: JobScheduler, run: Run, now: datetime) -> None:
-    ledger = scheduler.ledger
-    how = "a crash" if run.outcome == "running" else "a shutdown"
-    unknown = ledger.sending_to_unknown(run.id, code=INTERRUPTED, detail=LEFT_SENDING)
-    note = f"interrupted by {how}"
-    if unknown:
-        names = ", ".join(
-            d.label for d in ledger.deliveries(run.id, "unknown") if d.code == INTERRUPTED
-        )
-        log.warning(
-            "%s run %s: %d left mid-send, now unknown (not resent): %s",
+    try:
+        recover_run(scheduler, run, now)
+    except Exception as exc:
+        if not is_storage_fault(exc):
+            raise
+        log.error(
+            "%s run %s could not be recovered, the database refused a write (%s): "
+            "retried when it accepts writes again",
             run.job,
             run.id,
-            unknown,
-            names,
+            fault_text(exc),
         )
-        note += f"; {unknown} left mid-send became unknown (not resent)"
-    slot = scheduler.slots.get(run.job)
-    config = _snapshot(run, slot)
-    problem: tuple[str, str] | None = None
-    if slot is None or config is None:
-        problem = ("JOB_REMOVED", "its job no longer exists")
-    elif not slot.config.enabled:
-        problem = ("JOB_DISABLED", "its job is disabled in the config")
-    elif scheduler.book.state(run.job).paused:
-        problem = ("JOB_PAUSED", "its job is paused")
-    elif now - run.scheduled > config.catch_up_window:
-        window = format_duration(config.catch_up_window)
-        problem = (EXPIRED, f"it is past its catch_up_window ({window})")
-    if problem is None and slot is not None and config is not None:
-        ledger.mark_running(run.id, f"{note}; resumed on start")
-        log.info("%s: resuming run %s (%s)", run.job, run.id, note)
-        scheduler.start_run(slot, run.scheduled, run.trigger, existing=run, config=config)
-        return
-    assert problem is not None
-    code, why = problem
-    expired = ledger.fail_pending(run.id, code=code, detail=f"not sent: {why}")
-    final = ledger.finish(run.id, detail=f"{note}; {expired} not sent: {why}" if expired else note)
-    log.warning("%s run %s not resumed: %s", run.job, run.id, why)
-    scheduler.spawn(scheduler.executor.report(final, config))
+        scheduler.outage.keep_stalled(run, exc)
 
 
 def _missed_schedule(slot: Slot, checkpoint: datetime) -> Schedule:

@@ -12,11 +12,14 @@ import asyncio
 import contextlib
 import json
 import random
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlite_utils import Database
 
 from bot.commands.layer import CommandLayer
 from bot.config import Settings, load_config
@@ -85,17 +88,60 @@ class FakeTimer:
 
 
 class GatedSleep:
-    """A `sleep` that records the pauses; while `gate` is cleared it blocks (a run in progress)."""
+    """A `sleep` that records the pauses; while `gate` is cleared it blocks (a run in progress).
+
+    With `hold_after = n` the first n pauses pass and the gate is cleared at
+    the next one (it blocks there until the test sets it again).
+    """
 
     def __init__(self) -> None:
         self.calls: list[float] = []
         self.gate = asyncio.Event()
         self.gate.set()
+        self.hold_after: int | None = None
 
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+        if self.hold_after is not None and len(self.calls) > self.hold_after:
+            self.hold_after = None
+            self.gate.clear()
         await self.gate.wait()
         await asyncio.sleep(0)
+
+
+class StorageFault:
+    """Storage failures SQLite raises itself, on a harness's real database file.
+
+    ``fill`` makes the file unable to grow, like a full disk: a filler table
+    takes every free page, then ``PRAGMA max_page_count`` (a cap of this
+    connection) holds the file at its size, so a write that needs a new page
+    gets SQLite's own "database or disk is full" (SQLITE_FULL) while writes
+    that fit in place still succeed, as on a real full disk. ``read_only``
+    (``PRAGMA query_only``) refuses every write, like a file system remounted
+    read-only. ``restore`` lifts both, like freeing disk space.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def fill(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS disk_filler (junk BLOB)")
+        pages = self.db.execute("PRAGMA page_count").fetchone()[0]
+        self.db.execute(f"PRAGMA max_page_count = {pages}")
+        for size in (2048, 256, 16):
+            for _ in range(10_000):
+                try:
+                    self.db.execute("INSERT INTO disk_filler VALUES (zeroblob(?))", (size,))
+                except sqlite3.OperationalError as exc:
+                    assert "full" in str(exc)
+                    break
+
+    def read_only(self) -> None:
+        self.db.execute("PRAGMA query_only = ON")
+
+    def restore(self) -> None:
+        self.db.execute("PRAGMA query_only = OFF")
+        self.db.execute("PRAGMA max_page_count = 1073741823")
 
 
 class Notes:
@@ -293,12 +339,16 @@ async def harness_factory(
         timezone: str = "UTC",
         after: Harness | None = None,
         seed: int = 7,
+        db_name: str = "grouppilot.db",
     ) -> Harness:
-        """With ``after``: a restart of that bot (a new connection to its database, same clock)."""
+        """With ``after``: a restart of that bot (a new connection to its database, same clock).
+
+        ``db_name`` names another database file in the test's directory.
+        """
         config = write_config(
             tmp_path / "grouppilot.toml",
             base_url=sandbox_server.url,
-            db=tmp_path / "grouppilot.db",
+            db=tmp_path / db_name,
             jobs=jobs,
             timezone=timezone,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -39,6 +40,7 @@ from scheduler_kit import (
 
 from bot.sandbox import Sandbox, SandboxServerThread
 from jobs.definitions import job_to_data
+from jobs.ledger import DETAIL_LIMIT, joined_detail
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = [SALES, RIO, SUPPORT, VIP]
@@ -159,6 +161,95 @@ async def test_interrupted_invite_reset_reads_the_link_instead_of_resetting(
     assert harness.store.last_invite_link(SALES) == reset_link
     [text] = harness.notes.texts
     assert f"Sales Team ({SALES}): {reset_link} (current link" in text
+
+
+async def test_two_crashes_leave_the_full_account_in_the_run(make_harness: HarnessFactory) -> None:
+    """The run's detail keeps every restart's note, and the last one counts them all."""
+    job = broadcast(at=START.isoformat(), targets=["all"], text="old text", notify="never")
+    first = make_harness([job], now=START + timedelta(minutes=1))
+    run_id = crashed_run(first, job, in_flight_applied=True)
+    first.scheduler.ledger.mark_sending(run_id, SUPPORT)  # in flight too: 2 left mid-send
+    # the second bot holds VIP's send in flight, then dies: its connection is gone at once
+    first.sandbox.inject("send", delay=0.3)
+    second = make_harness([job], after=first)
+    await second.scheduler.start(second.notes)  # not waiting for the resumed run
+    await second.until(lambda: second.sandbox.in_flight == 1)
+    second.store.close()
+    await second.idle()  # its writes now fail; the database stays as the crash left it
+    third = await make_harness([job], after=second).start()
+    run = third.scheduler.ledger.get_run(run_id)
+    assert run is not None
+    assert (run.outcome, run.sent, run.unknown) == ("partial", 1, 3)
+    notes = run.detail.split("; ")
+    assert notes == [
+        "interrupted by a crash: 2 left mid-send became unknown (not resent), resumed on start",
+        "interrupted by a crash: 1 more left mid-send became unknown, 3 in all (not resent), "
+        "resumed on start",
+    ]
+    [report] = third.notes.texts
+    assert report.splitlines()[0].endswith("sent 1, failed 0, unknown 3")
+    assert "3 in all" in report
+    assert Counter(m.group_id for m in third.sandbox.sent_messages) == {SALES: 1, RIO: 1, VIP: 1}
+
+
+def test_the_account_stays_bounded_keeping_the_first_and_the_latest_notes() -> None:
+    def note(n: int) -> str:
+        return f"interrupted by a crash: {n} left mid-send became unknown, resumed on start"
+
+    detail = ""
+    for n in range(1, 60):
+        detail = joined_detail(detail, note(n))
+        assert len(detail) <= DETAIL_LIMIT
+    notes = detail.split("; ")
+    assert notes[:2] == [note(1), "…"]
+    assert notes[2:] == [note(n) for n in range(60 - len(notes) + 2, 60)]  # whole notes
+
+
+# -- the WAL deleted after a crash --------------------------------------------------------
+# The bot dies with its connection open and someone deletes grouppilot.db-wal: what is left
+# is the database file alone, exactly as it is at that moment (copied here, WAL left behind).
+
+
+def crash_and_lose_the_wal(tmp_path: Path) -> str:
+    shutil.copyfile(tmp_path / "grouppilot.db", tmp_path / "crashed.db")
+    return "crashed.db"
+
+
+async def test_a_finished_run_survives_losing_the_wal(
+    make_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    job = broadcast(at=(START + timedelta(minutes=1)).isoformat(), targets=["all"], text="once")
+    harness = await make_harness([job]).start()
+    await harness.advance(minutes=1)
+    [run] = harness.runs("morning")
+    assert (run.outcome, run.sent) == ("ok", 4)
+    crashed = crash_and_lose_the_wal(tmp_path)
+    await harness.stop()
+    restarted = await make_harness([job], after=harness, db_name=crashed).start()
+    assert [(r.trigger, r.outcome, r.sent) for r in restarted.runs("morning")] == [
+        ("schedule", "ok", 4)
+    ]
+    assert Counter(m.group_id for m in restarted.sandbox.sent_messages) == dict.fromkeys(GROUPS, 1)
+
+
+async def test_a_long_run_is_checkpointed_as_it_goes(
+    make_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    job = broadcast(at=START.isoformat(), targets=["all"], text="once", gap="1s")
+    harness = await make_harness([job], now=START - timedelta(seconds=1)).start()
+    harness.scheduler.ledger.checkpoint_every = 3
+    harness.sleep.hold_after = 2  # held in the pause after the third send
+    await harness.fire_next()
+    await harness.until(lambda: len(harness.sleep.calls) == 3)
+    crashed = crash_and_lose_the_wal(tmp_path)
+    stopping = harness.stop()
+    harness.sleep.gate.set()
+    await stopping  # this bot sends nothing more
+    assert len(harness.sandbox.sent_messages) == 3
+    restarted = await make_harness([job], after=harness, db_name=crashed).start()
+    [run] = restarted.runs("morning")
+    assert (run.outcome, run.sent) == ("ok", 4)
+    assert Counter(m.group_id for m in restarted.sandbox.sent_messages) == dict.fromkeys(GROUPS, 1)
 
 
 # -- the real thing: a grouppilot process, killed --------------------------------------------
