@@ -46,8 +46,9 @@ from pydantic_settings import (
 )
 
 from bot.jobconfig import NAME, JobConfig, render_text
+from bot.usertext import excerpt
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
-from jobs.schedule import load_zone
+from bot.zones import load_zone
 
 __all__ = [
     "SANDBOX",
@@ -90,9 +91,9 @@ class _Section(BaseModel):
 def _http_url(value: str, *, what: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{what}, got {value!r}")
+        raise ValueError(f"{what}, got {excerpt(value)}")
     if parts.query or parts.fragment:
-        raise ValueError(f"{what} without ?query or #fragment, got {value!r}")
+        raise ValueError(f"{what} without ?query or #fragment, got {excerpt(value)}")
     return value
 
 
@@ -120,7 +121,7 @@ class PilotSettings(_Section):
         text = _http_url(text, what=what).rstrip("/")
         if text.lower().endswith("/v1"):
             raise ValueError(
-                f"{value!r} ends in /v1: give the server root "
+                f"{excerpt(value)} ends in /v1: give the server root "
                 '(e.g. "https://pilotstatus.com.br"); the client adds /v1 itself'
             )
         return text
@@ -142,7 +143,7 @@ class PilotSettings(_Section):
     def _check_country(cls, value: str) -> str:
         region = value.strip().upper()
         if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown region {value!r}: use a two-letter code such as 'BR'")
+            raise ValueError(f"unknown region {excerpt(value)}: use a two-letter code such as 'BR'")
         return region
 
 
@@ -219,7 +220,7 @@ def problems_from_errors(errors: Sequence[ErrorDetails]) -> list[tuple[tuple[str
         value = error.get("input")
         secret = any(part in _SECRET_KEYS for part in loc if isinstance(part, str))
         if kind not in _NO_ECHO and not secret and isinstance(value, str | int | float):
-            reason += f" (got {value!r})"
+            reason += f" (got {excerpt(value)})"
         problems.append((loc, reason))
     return problems
 
@@ -228,7 +229,7 @@ def _name_problem(name: str, what: str) -> str | None:
     if name.lower() == RESERVED:
         return f"the name {RESERVED!r} is reserved (it means every group of the number)"
     if not NAME.fullmatch(name):
-        return f"{what} {name!r}: use only a-z, 0-9, '-' and '_'"
+        return f"{what} {excerpt(name)}: use only a-z, 0-9, '-' and '_'"
     return None
 
 
@@ -243,12 +244,16 @@ def _cross_problems(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...]
             found.append((("groups", alias), problem))
         elif isinstance(gid, str) and not GROUP_ID_PATTERN.fullmatch(gid.strip()):
             hint = " (add '@g.us')" if gid.strip().isdigit() else ""
-            found.append((("groups", alias), f"{gid!r} is not a group id like 120363…@g.us{hint}"))
+            found.append(
+                (("groups", alias), f"{excerpt(gid)} is not a group id like 120363…@g.us{hint}")
+            )
     for name, members in targets.items() if isinstance(targets, Mapping) else ():
         if (problem := _name_problem(str(name), "target name")) is not None:
             found.append((("targets", name), problem))
         elif name in aliases:
-            found.append((("targets", name), f"{name!r} is also an alias in [groups]; rename one"))
+            found.append(
+                (("targets", name), f"{excerpt(name)} is also an alias in [groups]; rename one")
+            )
         if isinstance(members, list) and not members:
             found.append((("targets", name), "empty: list at least one alias or group id"))
         for index, member in enumerate(members if isinstance(members, list) else ()):
@@ -260,7 +265,7 @@ def _cross_problems(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...]
                 found.append(
                     (
                         ("targets", name, index),
-                        f"unknown alias {member!r} (not in [groups], "
+                        f"unknown alias {excerpt(member)} (not in [groups], "
                         "and not a group id like 120363123456789012@g.us)",
                     )
                 )
@@ -277,7 +282,7 @@ def _cross_problems(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...]
         for target in job_targets if isinstance(job_targets, list) else ():
             known = target in aliases or target in names or target == RESERVED
             if isinstance(target, str) and not known and not GROUP_ID_PATTERN.fullmatch(target):
-                found.append((("jobs", index, "targets"), f"unknown target {target!r}"))
+                found.append((("jobs", index, "targets"), f"unknown target {excerpt(target)}"))
     return found
 
 
