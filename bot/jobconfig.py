@@ -7,14 +7,14 @@ the rest of the configuration (targets naming aliases, duplicate names, the
 scheduler's default zone) live in :mod:`bot.config`.
 
 The ``text`` placeholders (``{group}``, ``{date}``, ``{time}``, ``{weekday}``)
-are rendered by :func:`render_text`, the same function validation runs on
-sample values, so a text that validates also renders.
+live in :mod:`bot.placeholders`: validation renders the text on sample values
+with the same :func:`render_text` that runs use, so a text that validates also
+renders (and no format spec can ask for a gigabyte).
 """
 
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
@@ -31,70 +31,21 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from bot.durations import parse_duration
-from jobs.schedule import CronSchedule, load_zone, parse_at
+from bot.placeholders import PLACEHOLDERS, check_text, render_text
+from bot.usertext import excerpt
+from bot.zones import load_zone
+from jobs.schedule import CronSchedule, parse_at
 
 __all__ = ["NAME", "PLACEHOLDERS", "Duration", "JobConfig", "render_text"]
 
-PLACEHOLDERS = ("group", "date", "time", "weekday")
 NAME = re.compile(r"^[a-z0-9_-]+$")
-_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-class _Moment:
-    """A datetime placeholder value: plain ``{date}``/``{time}`` get a short default."""
-
-    def __init__(self, when: datetime, default: str) -> None:
-        self.when, self.default = when, default
-
-    def __format__(self, spec: str) -> str:
-        return self.when.strftime(spec or self.default)
-
-
-def render_text(text: str, *, group: str, when: datetime) -> str:
-    """Fill a broadcast text: ``{group}`` name, ``{date}``/``{time}`` of ``when``, ``{weekday}``.
-
-    Without a format spec ``{date}`` is ``2026-12-01``, ``{time}`` is ``09:00``
-    and ``{weekday}`` the English day name; ``{date:%d/%m}`` and the like use
-    strftime, ``{group:>20}`` the usual string specs. ``when`` should be the
-    run's scheduled time in the job's zone.
-    """
-    return text.format(
-        group=group,
-        date=_Moment(when, "%Y-%m-%d"),
-        time=_Moment(when, "%H:%M"),
-        weekday=_WEEKDAY_NAMES[when.weekday()],
-    )
-
-
-def _check_text(text: str) -> None:
-    try:
-        fields = [
-            (f, spec, conv) for _, f, spec, conv in string.Formatter().parse(text) if f is not None
-        ]
-    except ValueError as exc:
-        raise ValueError(
-            f"cannot read the placeholders ({exc}); write {{{{ and }}}} for braces"
-        ) from None
-    unknown = [f"{{{field}}}" for field, _, _ in fields if field not in PLACEHOLDERS]
-    if unknown:
-        allowed = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-        raise ValueError(f"unknown placeholder {', '.join(unknown)}: use {allowed}")
-    sample = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    for field, spec, conversion in fields:
-        shown = f"{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
-        if conversion or "{" in (spec or ""):
-            raise ValueError(f"placeholder {shown}: only a format spec may follow the name")
-        try:
-            render_text(shown, group="Sales Team", when=sample)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"placeholder {shown}: {exc}") from None
 
 
 def _duration(value: Any) -> timedelta:
     if isinstance(value, str):
         value = parse_duration(value)
     if not isinstance(value, timedelta):
-        raise ValueError(f'expected a duration such as "15m" or "1h30m", got {value!r}')
+        raise ValueError(f'expected a duration such as "15m" or "1h30m", got {excerpt(value)}')
     if value < timedelta(0):
         raise ValueError("must not be negative")
     return value
@@ -134,7 +85,9 @@ class JobConfig(BaseModel):
     @classmethod
     def _check_name(cls, value: str) -> str:
         if not NAME.fullmatch(value):
-            raise ValueError(f"{value!r}: use only a-z, 0-9, '-' and '_' (e.g. morning-sales)")
+            raise ValueError(
+                f"{excerpt(value)}: use only a-z, 0-9, '-' and '_' (e.g. morning-sales)"
+            )
         return value
 
     @field_validator("cron")
@@ -174,7 +127,7 @@ class JobConfig(BaseModel):
         if value is not None:
             if not value.strip():
                 raise ValueError("must not be empty")
-            _check_text(value)
+            check_text(value)
         return value
 
     @model_validator(mode="wrap")
