@@ -46,7 +46,7 @@ from pydantic_settings import (
 )
 
 from bot.jobconfig import NAME, JobConfig, render_text
-from bot.usertext import excerpt
+from bot.usertext import excerpt, shorten
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
 from bot.zones import load_zone
 
@@ -69,6 +69,7 @@ RESERVED = "all"
 _SECRET_KEYS = frozenset({"api_key", "token"})
 _FRIENDLY = {"missing": "required", "extra_forbidden": "unknown key"}
 _NO_ECHO = frozenset({"missing", "extra_forbidden", "value_error", "assertion_error"})
+_MAX_REASON = 400  # characters: a safety net, the messages quote excerpts already
 _SECTIONS = ("pilot", "telegram", "storage", "scheduler", "groups", "targets", "jobs")
 
 
@@ -214,14 +215,18 @@ def problems_from_errors(errors: Sequence[ErrorDetails]) -> list[tuple[tuple[str
     """Pydantic errors as ``(loc, reason)``; never echoes a secret's value."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
     for error in errors:
-        loc = tuple(part for part in error["loc"] if part != "[key]")
+        loc = tuple(
+            shorten(part) if isinstance(part, str) else part  # a 100 KB key stays readable
+            for part in error["loc"]
+            if part != "[key]"
+        )
         kind = error["type"]
         reason = _FRIENDLY.get(kind) or error["msg"].removeprefix("Value error, ")
         value = error.get("input")
         secret = any(part in _SECRET_KEYS for part in loc if isinstance(part, str))
         if kind not in _NO_ECHO and not secret and isinstance(value, str | int | float):
             reason += f" (got {excerpt(value)})"
-        problems.append((loc, reason))
+        problems.append((loc, shorten(reason, _MAX_REASON)))
     return problems
 
 

@@ -41,7 +41,14 @@ __all__ = ["NAME", "PLACEHOLDERS", "Duration", "JobConfig", "render_text"]
 NAME = re.compile(r"^[a-z0-9_-]+$")
 
 
+def _not_too_long(value: Any, what: str, limit: int = 100) -> None:
+    """Refuse a schedule text longer than any real one before parsing (and quoting) it."""
+    if isinstance(value, str) and len(value) > limit:
+        raise ValueError(f"{what} too long: {excerpt(value)}")
+
+
 def _duration(value: Any) -> timedelta:
+    _not_too_long(value, "duration")
     if isinstance(value, str):
         value = parse_duration(value)
     if not isinstance(value, timedelta):
@@ -49,6 +56,11 @@ def _duration(value: Any) -> timedelta:
     if value < timedelta(0):
         raise ValueError("must not be negative")
     return value
+
+
+def _at(value: Any) -> datetime:
+    _not_too_long(value, "time")
+    return parse_at(value)
 
 
 def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -67,7 +79,7 @@ class JobConfig(BaseModel):
     kind: Literal["broadcast", "invite_reset"]
     cron: str | None = None
     every: Annotated[timedelta | None, BeforeValidator(_optional(_duration))] = None
-    at: Annotated[datetime | None, BeforeValidator(_optional(parse_at))] = None
+    at: Annotated[datetime | None, BeforeValidator(_optional(_at))] = None
     timezone: str = "UTC"
     targets: list[str]
     text: str | None = None
@@ -95,6 +107,7 @@ class JobConfig(BaseModel):
     def _check_cron(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        _not_too_long(value, "cron expression", limit=400)  # room for long lists
         schedule = CronSchedule(value, load_zone("UTC"))
         if schedule.next_after(datetime.now(UTC)) is None:
             raise ValueError(f"cron {schedule.expression!r} never matches a date")

@@ -515,6 +515,45 @@ def test_bad_toml_names_the_line(write: Callable[[str], Path]) -> None:
     assert "sekrit" not in problem
 
 
+# --- long input is quoted short --------------------------------------------------------------
+
+LONG = "x" * 5000
+LONG_JOB = (
+    '[groups]\nsales = "120363123456789012@g.us"\n'
+    '[[jobs]]\nname = "j"\nkind = "broadcast"\nevery = "1h"\ntargets = ["sales"]\ntext = "hi"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("snippet", "path"),
+    [
+        (f'[pilot]\nbase_url = "{LONG}"', "pilot.base_url"),
+        (f'[pilot]\ntimeout = "{LONG}"', "pilot.timeout"),
+        (f'[pilot]\ndefault_country = "{LONG}"', "pilot.default_country"),
+        (f"[pilot]\n{LONG} = 1", "pilot.xxxx"),
+        (f"[{LONG}]\na = 1", "xxxx"),
+        (f'[groups]\nsales = "{LONG}"', "groups.sales"),
+        (f'[targets]\nt = ["{LONG}"]', "targets.t[0]"),
+        (LONG_JOB.replace('every = "1h"', f'cron = "{LONG}"'), "jobs[0] (j).cron"),
+        (LONG_JOB.replace('every = "1h"', f'cron = "{LONG} * * * *"'), "jobs[0] (j).cron"),
+        (LONG_JOB.replace('every = "1h"', f'every = "{LONG}"'), "jobs[0] (j).every"),
+        (LONG_JOB.replace('every = "1h"', f'at = "{LONG}"'), "jobs[0] (j).at"),
+        (LONG_JOB + f'gap = "{LONG}"', "jobs[0] (j).gap"),
+        (LONG_JOB.replace('kind = "broadcast"', f'kind = "{LONG}"'), "jobs[0] (j).kind"),
+        (LONG_JOB.replace('targets = ["sales"]', f'targets = ["{LONG}"]'), "jobs[0] (j).targets"),
+        (LONG_JOB.replace('text = "hi"', f'text = "{{{LONG}}}"'), "jobs[0] (j).text"),
+        (LONG_JOB.replace('text = "hi"', f'text = "{{group:{LONG}}}"'), "jobs[0] (j).text"),
+        (LONG_JOB + f"{LONG} = 1", "jobs[0] (j).xxxx"),
+    ],
+)
+def test_a_long_value_is_quoted_as_a_short_excerpt(
+    write: Callable[[str], Path], snippet: str, path: str
+) -> None:
+    problems = problems_of(write(snippet + "\n"))
+    assert any(p.startswith(path) for p in problems), [p[:100] for p in problems]
+    assert max(len(p) for p in problems) < 400, [p[:100] for p in problems]
+
+
 # --- secrets --------------------------------------------------------------------------------
 
 
