@@ -103,9 +103,11 @@ class PilotSettings(_Section):
 
     base_url: str = SANDBOX
     api_key: SecretStr = SecretStr("")
-    timeout: float = Field(default=15.0, gt=0)
-    max_rps: int = Field(default=5, gt=0)
-    concurrency: int = Field(default=4, ge=1)
+    # Bounds: a request waits at most 5 minutes; the rate and the requests in flight stay
+    # where an API (and this process) can follow.
+    timeout: float = Field(default=15.0, gt=0, le=300, allow_inf_nan=False)
+    max_rps: int = Field(default=5, gt=0, le=1000)
+    concurrency: int = Field(default=4, ge=1, le=64)
     default_country: str = "BR"
 
     @property

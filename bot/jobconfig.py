@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,9 +31,9 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from bot.durations import parse_duration
+from bot.durations import format_duration, parse_duration
 from bot.placeholders import PLACEHOLDERS, check_text, render_text
-from bot.usertext import excerpt
+from bot.usertext import excerpt, message_text_problem
 from bot.zones import load_zone
 from jobs.schedule import CronSchedule, parse_at
 
@@ -67,6 +68,23 @@ def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else check(value)
 
 
+def _at_most(limit: timedelta) -> Callable[[timedelta], timedelta]:
+    def check(value: timedelta) -> timedelta:
+        if value > limit:
+            shown = format_duration(value)
+            raise ValueError(f"at most {format_duration(limit)} (got {shown})")
+        return value
+
+    return check
+
+
+# Bounds of a job's durations: generous for real use, and each keeps the scheduler's
+# arithmetic (run time + window, + jitter, sleeps) far from datetime's limits.
+MAX_EVERY = timedelta(days=366)
+MAX_GAP = timedelta(hours=1)  # between two sends of one run
+MAX_JITTER = timedelta(days=1)
+MAX_CATCH_UP_WINDOW = timedelta(days=7)
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
@@ -84,10 +102,12 @@ class JobConfig(BaseModel):
     targets: list[str]
     text: str | None = None
     pin: bool = False
-    gap: Duration = timedelta(0)
-    jitter: Duration = timedelta(0)
+    gap: Annotated[Duration, AfterValidator(_at_most(MAX_GAP))] = timedelta(0)
+    jitter: Annotated[Duration, AfterValidator(_at_most(MAX_JITTER))] = timedelta(0)
     catch_up: Literal["once", "skip"] = "once"
-    catch_up_window: Duration = timedelta(hours=6)
+    catch_up_window: Annotated[Duration, AfterValidator(_at_most(MAX_CATCH_UP_WINDOW))] = timedelta(
+        hours=6
+    )
     overlap: Literal["skip", "queue"] = "skip"
     notify: Literal["always", "failures", "never"] = "always"
     announce: bool = True
@@ -118,6 +138,8 @@ class JobConfig(BaseModel):
     def _check_every(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and value <= timedelta(0):
             raise ValueError("must be more than 0 (e.g. 15m)")
+        if value is not None:
+            _at_most(MAX_EVERY)(value)
         return value
 
     @field_validator("timezone")
@@ -137,10 +159,13 @@ class JobConfig(BaseModel):
     @field_validator("text")
     @classmethod
     def _check_text(cls, value: str | None) -> str | None:
-        if value is not None:
-            if not value.strip():
-                raise ValueError("must not be empty")
-            check_text(value)
+        if value is None:
+            return None
+        # The controls are checked on the text as written, what it shows on a sample
+        # rendering ("{group:.0}" shows nothing).
+        problem = message_text_problem(value) or message_text_problem(check_text(value))
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="wrap")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import clean_env
 from pydantic import ValidationError
 
 from bot.config import ConfigError, JobConfig, Settings, load_config, render_text
@@ -513,6 +516,76 @@ def test_bad_toml_names_the_line(write: Callable[[str], Path]) -> None:
     [problem] = problems_of(write('[pilot]\nbase_url = "sandbox"\napi_key = sekrit\n'))
     assert "invalid TOML" in problem and "line 3" in problem
     assert "sekrit" not in problem
+
+
+# --- bounds ---------------------------------------------------------------------------------
+
+BOUNDS = [
+    ("[pilot]\ntimeout = inf", "pilot.timeout", "finite number"),
+    ("[pilot]\ntimeout = nan", "pilot.timeout", "finite number"),
+    ("[pilot]\ntimeout = 301", "pilot.timeout", "less than or equal to 300"),
+    ("[pilot]\ntimeout = -0.5", "pilot.timeout", "greater than 0"),
+    ("[pilot]\nmax_rps = 1001", "pilot.max_rps", "less than or equal to 1000"),
+    ("[pilot]\nmax_rps = inf", "pilot.max_rps", "finite number"),  # refused before too
+    ("[pilot]\nconcurrency = 65", "pilot.concurrency", "less than or equal to 64"),
+    ("[pilot]\nconcurrency = 9223372036854775807", "pilot.concurrency", "less than or equal to 64"),
+    ('[[jobs]]\ngap = "61m"', "jobs[0] (j).gap", "at most 1h (got 1h1m)"),
+    ('[[jobs]]\njitter = "1d1s"', "jobs[0] (j).jitter", "at most 1d (got 1d1s)"),
+    ('[[jobs]]\ncatch_up_window = "8d"', "jobs[0] (j).catch_up_window", "at most 7d (got 8d)"),
+    ('[[jobs]]\nevery = "367d"', "jobs[0] (j).every", "at most 366d (got 367d)"),
+    ('[[jobs]]\nevery = "99999999d"', "jobs[0] (j).every", "at most 366d"),
+]
+BOUND_JOB = 'name = "j"\nkind = "invite_reset"\ntargets = ["sales"]\n'
+
+
+def with_bound(snippet: str) -> str:
+    if not snippet.startswith("[[jobs]]"):
+        return snippet
+    schedule = "" if "every" in snippet else 'cron = "0 3 * * *"\n'
+    return BASE + snippet.replace("[[jobs]]\n", "[[jobs]]\n" + BOUND_JOB + schedule)
+
+
+@pytest.mark.parametrize(("snippet", "path", "reason"), BOUNDS)
+def test_values_beyond_their_bound_are_refused(
+    write: Callable[[str], Path], snippet: str, path: str, reason: str
+) -> None:
+    problems = problems_of(write(with_bound(snippet) + "\n"))
+    assert any(p.startswith(f"{path}: ") and reason in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "[pilot]\ntimeout = 300\nmax_rps = 1000\nconcurrency = 64",
+        '[[jobs]]\ngap = "1h"\njitter = "1d"\ncatch_up_window = "7d"\nevery = "366d"',
+    ],
+)
+def test_values_at_their_bound_load(write: Callable[[str], Path], snippet: str) -> None:
+    load_config(write(with_bound(snippet) + "\n"))
+
+
+def test_check_exits_2_naming_every_bound(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[pilot]\ntimeout = inf\nmax_rps = 1001\nconcurrency = 65\n"
+        + with_bound('[[jobs]]\ngap = "2h"\njitter = "2d"\ncatch_up_window = "8d"\nevery = "400d"')
+        + "\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "check", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=clean_env(),
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    for key in ("timeout", "max_rps", "concurrency"):
+        assert f"pilot.{key}: " in result.stderr
+    for key in ("gap", "jitter", "catch_up_window", "every"):
+        assert f"jobs[0] (j).{key}: at most " in result.stderr
 
 
 # --- long input is quoted short --------------------------------------------------------------
