@@ -1,4 +1,4 @@
-"""Configuration: the TOML file of SPEC section 2, overridable from the environment.
+"""Configuration: the TOML file, overridable from the environment.
 
 ``load_config(path)`` reads the file (default: env ``GROUPPILOT_CONFIG`` or
 ``config.toml``), lets ``GROUPPILOT_<SECTION>__<KEY>`` variables override it,
@@ -9,6 +9,9 @@ Checks that span sections (targets naming aliases, jobs naming targets, the
 jobs' default zone) run on the raw input next to the per-section validation,
 so one run reports every problem at once. Secret values (``pilot.api_key``,
 ``telegram.token``) are ``SecretStr`` and never appear in messages or reprs.
+A ``GROUPPILOT_*`` variable that sets nothing (``GROUPPILOT_TELEGRAM_TOKEN``,
+one underscore) is logged as a warning, by name only (:mod:`bot.envvars`),
+and kept in ``Settings.env_warnings`` for ``grouppilot check``.
 
 ``JobConfig`` (one ``[[jobs]]`` entry, also used for jobs made by
 ``/schedule``) and :func:`render_text` live in :mod:`bot.jobconfig`; they are
@@ -17,6 +20,7 @@ re-exported here for the modules that import them from ``bot.config``.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -30,6 +34,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -45,6 +50,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.envvars import unused_variable_warnings
 from bot.jobconfig import NAME, JobConfig, render_text
 from bot.usertext import excerpt, shorten
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
@@ -62,6 +68,8 @@ __all__ = [
     "load_config",
     "render_text",
 ]
+
+log = logging.getLogger(__name__)
 
 SANDBOX = "sandbox"
 DEFAULT_PATH = "config.toml"
@@ -375,6 +383,13 @@ class Settings(BaseSettings):
             raise ConfigError([_render(loc, reason, data) for loc, reason in ordered])
         return settings
 
+    _env_warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def env_warnings(self) -> list[str]:
+        """Environment variables meant for grouppilot that set nothing (names only)."""
+        return list(self._env_warnings)
+
     @property
     def default_timezone(self) -> str:
         return self.scheduler.timezone
@@ -394,6 +409,10 @@ def _render(loc: tuple[str | int, ...], reason: str, data: Mapping[str, Any]) ->
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read, override from the environment and validate; raise ConfigError listing problems."""
+    # Said first: a misspelt variable may be why the file or a key is missing.
+    warnings = unused_variable_warnings(os.environ, _setting_layout())
+    for warning in warnings:
+        log.warning("%s", warning)
     if path is None:
         path = os.environ.get("GROUPPILOT_CONFIG") or DEFAULT_PATH
     file = Path(path)
@@ -414,9 +433,23 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
         {"model_config": SettingsConfigDict(toml_file=file), "__module__": __name__},
     )
     try:
-        return loaded()  # type: ignore[no-any-return]
+        settings: Settings = loaded()
     except ConfigError as exc:
         raise ConfigError(exc.problems, path=file) from None
     except SettingsError as exc:
         hint = "lists and tables need JSON, e.g. GROUPPILOT_TELEGRAM__ADMINS='[1, 2]'"
         raise ConfigError([f"environment: {exc} ({hint})"], path=file) from None
+    settings._env_warnings = warnings
+    return settings
+
+
+def _setting_layout() -> dict[str, list[str] | None]:
+    """Each top-level setting and its keys (None: free keys, as in [groups], or a list)."""
+    layout: dict[str, list[str] | None] = {}
+    for name, field in Settings.model_fields.items():
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            layout[name] = list(model.model_fields)
+        else:
+            layout[name] = None
+    return layout
