@@ -52,7 +52,7 @@ from pydantic_settings import (
 
 from bot.envvars import unused_variable_warnings
 from bot.jobconfig import NAME, JobConfig, render_text
-from bot.usertext import excerpt, shorten
+from bot.usertext import excerpt, one_line, shorten
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
 from bot.zones import load_zone
 
@@ -226,7 +226,7 @@ def problems_from_errors(errors: Sequence[ErrorDetails]) -> list[tuple[tuple[str
     problems: list[tuple[tuple[str | int, ...], str]] = []
     for error in errors:
         loc = tuple(
-            shorten(part) if isinstance(part, str) else part  # a 100 KB key stays readable
+            one_line(shorten(part)) if isinstance(part, str) else part  # a 100 KB key stays short
             for part in error["loc"]
             if part != "[key]"
         )
@@ -236,7 +236,7 @@ def problems_from_errors(errors: Sequence[ErrorDetails]) -> list[tuple[tuple[str
         secret = any(part in _SECRET_KEYS for part in loc if isinstance(part, str))
         if kind not in _NO_ECHO and not secret and isinstance(value, str | int | float):
             reason += f" (got {excerpt(value)})"
-        problems.append((loc, shorten(reason, _MAX_REASON)))
+        problems.append((loc, one_line(shorten(reason, _MAX_REASON))))
     return problems
 
 
@@ -295,8 +295,10 @@ def _cross_problems(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...]
             seen[name] = index
         job_targets = job.get("targets")
         for target in job_targets if isinstance(job_targets, list) else ():
+            if not isinstance(target, str):
+                continue  # the job's own validation says it is not a string
             known = target in aliases or target in names or target == RESERVED
-            if isinstance(target, str) and not known and not GROUP_ID_PATTERN.fullmatch(target):
+            if not known and not GROUP_ID_PATTERN.fullmatch(target):
                 found.append((("jobs", index, "targets"), f"unknown target {excerpt(target)}"))
     return found
 
@@ -328,7 +330,7 @@ def _job_label(data: Mapping[str, Any], index: int) -> str:
     if isinstance(jobs, list) and 0 <= index < len(jobs) and isinstance(jobs[index], Mapping):
         name = jobs[index].get("name")
         if isinstance(name, str) and name:
-            return f"jobs[{index}] ({name})"
+            return f"jobs[{index}] ({shorten(name)})"
     return f"jobs[{index}]"
 
 
@@ -403,8 +405,9 @@ def _render(loc: tuple[str | int, ...], reason: str, data: Mapping[str, Any]) ->
         elif isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += f".{part}" if path else str(part)
-    return f"{path or 'config'}: {reason}"
+            path += f".{shorten(part)}" if path else shorten(part)
+    # One line per problem, however odd the keys and values (a key may hold a line break).
+    return one_line(f"{path or 'config'}: {shorten(reason, _MAX_REASON)}")
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:

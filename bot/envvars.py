@@ -44,11 +44,13 @@ def unused_variable_warnings(
                 continue
             guess = _guess(upper, layout, known)
             reason = "matches no setting and is ignored"
-        else:
+        elif "PILOT" in upper:  # the others belong to other programs (and difflib is slow)
             guess = _close(upper, known, _CLOSE_PREFIX)
             if guess is None:
                 continue  # another program's variable
             reason = "looks meant for grouppilot but is ignored"
+        else:
+            continue
         hint = f"; did you mean {guess}?" if guess else f" (settings are {PREFIX}<SECTION>__<KEY>)"
         warnings.append(f"environment variable {shorten(name)} {reason}{hint}")
     return warnings

@@ -41,6 +41,14 @@ __all__ = ["NAME", "PLACEHOLDERS", "Duration", "JobConfig", "render_text"]
 
 NAME = re.compile(r"^[a-z0-9_-]+$")
 
+# Bounds of a job's times and durations: generous for real use, and each keeps the scheduler's
+# arithmetic (run time + window, + jitter, sleeps) far from datetime's limits.
+MAX_EVERY = timedelta(days=366)
+MAX_GAP = timedelta(hours=1)  # between two sends of one run
+MAX_JITTER = timedelta(days=1)
+MAX_CATCH_UP_WINDOW = timedelta(days=7)
+AT_YEARS = (2000, 2999)
+
 
 def _not_too_long(value: Any, what: str, limit: int = 100) -> None:
     """Refuse a schedule text longer than any real one before parsing (and quoting) it."""
@@ -61,7 +69,11 @@ def _duration(value: Any) -> timedelta:
 
 def _at(value: Any) -> datetime:
     _not_too_long(value, "time")
-    return parse_at(value)
+    when = parse_at(value)
+    # Far from datetime's limits: 9999-12-31T23:59-12:00 is past year 9999 in UTC.
+    if not AT_YEARS[0] <= when.year <= AT_YEARS[1]:
+        raise ValueError(f"at {when.isoformat()}: the year must be {AT_YEARS[0]} to {AT_YEARS[1]}")
+    return when
 
 
 def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -77,13 +89,6 @@ def _at_most(limit: timedelta) -> Callable[[timedelta], timedelta]:
 
     return check
 
-
-# Bounds of a job's durations: generous for real use, and each keeps the scheduler's
-# arithmetic (run time + window, + jitter, sleeps) far from datetime's limits.
-MAX_EVERY = timedelta(days=366)
-MAX_GAP = timedelta(hours=1)  # between two sends of one run
-MAX_JITTER = timedelta(days=1)
-MAX_CATCH_UP_WINDOW = timedelta(days=7)
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 

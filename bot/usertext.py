@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["EXCERPT_LENGTH", "excerpt", "message_text_problem", "shorten"]
+__all__ = ["EXCERPT_LENGTH", "excerpt", "message_text_problem", "one_line", "shorten"]
 
 EXCERPT_LENGTH = 60  # characters of a value quoted back in an error message
 
@@ -28,6 +28,16 @@ def excerpt(value: object, limit: int = EXCERPT_LENGTH) -> str:
 def shorten(text: str, limit: int = EXCERPT_LENGTH) -> str:
     """``text`` itself when short; its start and ``…`` otherwise (no quotes added)."""
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks, controls and other unprintable characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
 
 
 # Allowed controls: a message may be laid out with tabs and line breaks.

@@ -404,6 +404,15 @@ def test_job_rules(write: Callable[[str], Path], lines: str, expected: str) -> N
     assert any(p.startswith(expected) for p in problems), problems
 
 
+def test_a_target_that_is_not_a_string_is_a_problem_not_a_crash(
+    write: Callable[[str], Path],
+) -> None:
+    # Found by tests/test_fuzz_config.py: a list in targets raised TypeError (unhashable).
+    job = '[[jobs]]\nname = "j"\nkind = "invite_reset"\nevery = "1h"\ntargets = [[], {}]\n'
+    problems = problems_of(write(BASE + job))
+    assert any(p.startswith("jobs[0] (j).targets[0]: ") for p in problems), problems
+
+
 def test_job_without_name_is_named_by_index(write: Callable[[str], Path]) -> None:
     problems = problems_of(
         write(
@@ -534,6 +543,8 @@ BOUNDS = [
     ('[[jobs]]\ncatch_up_window = "8d"', "jobs[0] (j).catch_up_window", "at most 7d (got 8d)"),
     ('[[jobs]]\nevery = "367d"', "jobs[0] (j).every", "at most 366d (got 367d)"),
     ('[[jobs]]\nevery = "99999999d"', "jobs[0] (j).every", "at most 366d"),
+    ('[[jobs]]\nat = "9999-12-31T23:59:59-12:00"', "jobs[0] (j).at", "year must be 2000 to 2999"),
+    ('[[jobs]]\nat = "1999-12-31T23:59:59"', "jobs[0] (j).at", "year must be 2000 to 2999"),
 ]
 BOUND_JOB = 'name = "j"\nkind = "invite_reset"\ntargets = ["sales"]\n'
 
@@ -541,7 +552,8 @@ BOUND_JOB = 'name = "j"\nkind = "invite_reset"\ntargets = ["sales"]\n'
 def with_bound(snippet: str) -> str:
     if not snippet.startswith("[[jobs]]"):
         return snippet
-    schedule = "" if "every" in snippet else 'cron = "0 3 * * *"\n'
+    has_schedule = any(f"\n{key} = " in snippet for key in ("cron", "every", "at"))
+    schedule = "" if has_schedule else 'cron = "0 3 * * *"\n'
     return BASE + snippet.replace("[[jobs]]\n", "[[jobs]]\n" + BOUND_JOB + schedule)
 
 
