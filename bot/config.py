@@ -205,6 +205,8 @@ class StorageSettings(_Section):
         if isinstance(value, str):
             if not value.strip():
                 raise ValueError("must not be empty")
+            if "\x00" in value:  # the OS refuses it when the file is opened, far too late
+                raise ValueError("must not contain a NUL character (\\x00)")
             return Path(value.strip()).expanduser()
         return value
 

@@ -309,6 +309,8 @@ def test_loads_do_not_leak_into_each_other(tmp_path: Path) -> None:
         ('[telegram]\nadmins = ["me"]', "telegram.admins[0]", "valid integer"),
         ('[telegram]\napi_base_url = "localhost:8081"', "telegram.api_base_url", "http(s) URL"),
         ('[storage]\npath = ""', "storage.path", "empty"),
+        ('[storage]\npath = "a\\u0000b.db"', "storage.path", "NUL character"),
+        ('[pilot]\n"a\\nb" = 1', "pilot.a\\nb", "unknown key"),  # one line, escaped
         ('[scheduler]\ntimezone = "Mars/Olympus"', "scheduler.timezone", "unknown time zone"),
         ('[groups]\nsales = "120363123456789012"', "groups.sales", "add '@g.us'"),
         ('[groups]\nsales = "sales team"', "groups.sales", "not a group id"),
