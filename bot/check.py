@@ -3,11 +3,11 @@
 ``format_check`` only reads the validated settings (no API call, no store):
 one summary line (where the API is, whether Telegram is on, where the store
 is; never a secret's value), a ``warning:`` line per environment variable
-meant for grouppilot that sets nothing (by name), then one block per job with its kind, schedule,
-zone, targets, state and next three run times in ISO 8601 with the offset, in
-the job's zone. ``every`` jobs count from the start of the bot, so their times
-are shown for a start at ``now``; an ``at`` time before ``now`` is reported as
-passed (it would count as missed).
+meant for grouppilot that sets nothing (by name only), then one block per job
+with its kind, schedule, zone, targets, state and next three run times in
+ISO 8601 with the offset, in the job's zone. ``every`` jobs count from the
+start of the bot, so their times are shown for a start at ``now``; an ``at``
+time before ``now`` is reported as passed (it would count as missed).
 """
 
 from __future__ import annotations
