@@ -2,11 +2,12 @@
 
 ``format_check`` only reads the validated settings (no API call, no store):
 one summary line (where the API is, whether Telegram is on, where the store
-is; never a secret's value), then one block per job with its kind, schedule,
-zone, targets, state and next three run times in ISO 8601 with the offset, in
-the job's zone. ``every`` jobs count from the start of the bot, so their times
-are shown for a start at ``now``; an ``at`` time before ``now`` is reported as
-passed (it would count as missed).
+is; never a secret's value), a ``warning:`` line per environment variable
+meant for grouppilot that sets nothing (by name only), then one block per job
+with its kind, schedule, zone, targets, state and next three run times in
+ISO 8601 with the offset, in the job's zone. ``every`` jobs count from the
+start of the bot, so their times are shown for a start at ``now``; an ``at``
+time before ``now`` is reported as passed (it would count as missed).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def format_check(settings: Settings, *, now: datetime) -> str:
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     lines = [format_summary(settings)]
+    lines.extend(f"warning: {warning}" for warning in settings.env_warnings)
     if not settings.jobs:
         lines.extend(["", "no jobs configured"])
     for job in settings.jobs:

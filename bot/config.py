@@ -1,4 +1,4 @@
-"""Configuration: the TOML file of SPEC section 2, overridable from the environment.
+"""Configuration: the TOML file, overridable from the environment.
 
 ``load_config(path)`` reads the file (default: env ``GROUPPILOT_CONFIG`` or
 ``config.toml``), lets ``GROUPPILOT_<SECTION>__<KEY>`` variables override it,
@@ -9,6 +9,9 @@ Checks that span sections (targets naming aliases, jobs naming targets, the
 jobs' default zone) run on the raw input next to the per-section validation,
 so one run reports every problem at once. Secret values (``pilot.api_key``,
 ``telegram.token``) are ``SecretStr`` and never appear in messages or reprs.
+A ``GROUPPILOT_*`` variable that sets nothing (``GROUPPILOT_TELEGRAM_TOKEN``,
+one underscore) is logged as a warning, by name only (:mod:`bot.envvars`),
+and kept in ``Settings.env_warnings`` for ``grouppilot check``.
 
 ``JobConfig`` (one ``[[jobs]]`` entry, also used for jobs made by
 ``/schedule``) and :func:`render_text` live in :mod:`bot.jobconfig`; they are
@@ -17,6 +20,7 @@ re-exported here for the modules that import them from ``bot.config``.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -30,6 +34,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -45,9 +50,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.envvars import unused_variable_warnings
 from bot.jobconfig import NAME, JobConfig, render_text
+from bot.usertext import excerpt, one_line, shorten
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
-from jobs.schedule import load_zone
+from bot.zones import load_zone
 
 __all__ = [
     "SANDBOX",
@@ -62,12 +69,15 @@ __all__ = [
     "render_text",
 ]
 
+log = logging.getLogger(__name__)
+
 SANDBOX = "sandbox"
 DEFAULT_PATH = "config.toml"
 RESERVED = "all"
 _SECRET_KEYS = frozenset({"api_key", "token"})
 _FRIENDLY = {"missing": "required", "extra_forbidden": "unknown key"}
 _NO_ECHO = frozenset({"missing", "extra_forbidden", "value_error", "assertion_error"})
+_MAX_REASON = 400  # characters: a safety net, the messages quote excerpts already
 _SECTIONS = ("pilot", "telegram", "storage", "scheduler", "groups", "targets", "jobs")
 
 
@@ -90,9 +100,9 @@ class _Section(BaseModel):
 def _http_url(value: str, *, what: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{what}, got {value!r}")
+        raise ValueError(f"{what}, got {excerpt(value)}")
     if parts.query or parts.fragment:
-        raise ValueError(f"{what} without ?query or #fragment, got {value!r}")
+        raise ValueError(f"{what} without ?query or #fragment, got {excerpt(value)}")
     return value
 
 
@@ -101,9 +111,11 @@ class PilotSettings(_Section):
 
     base_url: str = SANDBOX
     api_key: SecretStr = SecretStr("")
-    timeout: float = Field(default=15.0, gt=0)
-    max_rps: int = Field(default=5, gt=0)
-    concurrency: int = Field(default=4, ge=1)
+    # Bounds: a request waits at most 5 minutes; the rate and the requests in flight stay
+    # where an API (and this process) can follow.
+    timeout: float = Field(default=15.0, gt=0, le=300, allow_inf_nan=False)
+    max_rps: int = Field(default=5, gt=0, le=1000)
+    concurrency: int = Field(default=4, ge=1, le=64)
     default_country: str = "BR"
 
     @property
@@ -120,7 +132,7 @@ class PilotSettings(_Section):
         text = _http_url(text, what=what).rstrip("/")
         if text.lower().endswith("/v1"):
             raise ValueError(
-                f"{value!r} ends in /v1: give the server root "
+                f"{excerpt(value)} ends in /v1: give the server root "
                 '(e.g. "https://pilotstatus.com.br"); the client adds /v1 itself'
             )
         return text
@@ -142,7 +154,7 @@ class PilotSettings(_Section):
     def _check_country(cls, value: str) -> str:
         region = value.strip().upper()
         if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown region {value!r}: use a two-letter code such as 'BR'")
+            raise ValueError(f"unknown region {excerpt(value)}: use a two-letter code such as 'BR'")
         return region
 
 
@@ -193,6 +205,8 @@ class StorageSettings(_Section):
         if isinstance(value, str):
             if not value.strip():
                 raise ValueError("must not be empty")
+            if "\x00" in value:  # the OS refuses it when the file is opened, far too late
+                raise ValueError("must not contain a NUL character (\\x00)")
             return Path(value.strip()).expanduser()
         return value
 
@@ -213,14 +227,18 @@ def problems_from_errors(errors: Sequence[ErrorDetails]) -> list[tuple[tuple[str
     """Pydantic errors as ``(loc, reason)``; never echoes a secret's value."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
     for error in errors:
-        loc = tuple(part for part in error["loc"] if part != "[key]")
+        loc = tuple(
+            one_line(shorten(part)) if isinstance(part, str) else part  # a 100 KB key stays short
+            for part in error["loc"]
+            if part != "[key]"
+        )
         kind = error["type"]
         reason = _FRIENDLY.get(kind) or error["msg"].removeprefix("Value error, ")
         value = error.get("input")
         secret = any(part in _SECRET_KEYS for part in loc if isinstance(part, str))
         if kind not in _NO_ECHO and not secret and isinstance(value, str | int | float):
-            reason += f" (got {value!r})"
-        problems.append((loc, reason))
+            reason += f" (got {excerpt(value)})"
+        problems.append((loc, one_line(shorten(reason, _MAX_REASON))))
     return problems
 
 
@@ -228,7 +246,7 @@ def _name_problem(name: str, what: str) -> str | None:
     if name.lower() == RESERVED:
         return f"the name {RESERVED!r} is reserved (it means every group of the number)"
     if not NAME.fullmatch(name):
-        return f"{what} {name!r}: use only a-z, 0-9, '-' and '_'"
+        return f"{what} {excerpt(name)}: use only a-z, 0-9, '-' and '_'"
     return None
 
 
@@ -243,12 +261,16 @@ def _cross_problems(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...]
             found.append((("groups", alias), problem))
         elif isinstance(gid, str) and not GROUP_ID_PATTERN.fullmatch(gid.strip()):
             hint = " (add '@g.us')" if gid.strip().isdigit() else ""
-            found.append((("groups", alias), f"{gid!r} is not a group id like 120363…@g.us{hint}"))
+            found.append(
+                (("groups", alias), f"{excerpt(gid)} is not a group id like 120363…@g.us{hint}")
+            )
     for name, members in targets.items() if isinstance(targets, Mapping) else ():
         if (problem := _name_problem(str(name), "target name")) is not None:
             found.append((("targets", name), problem))
         elif name in aliases:
-            found.append((("targets", name), f"{name!r} is also an alias in [groups]; rename one"))
+            found.append(
+                (("targets", name), f"{excerpt(name)} is also an alias in [groups]; rename one")
+            )
         if isinstance(members, list) and not members:
             found.append((("targets", name), "empty: list at least one alias or group id"))
         for index, member in enumerate(members if isinstance(members, list) else ()):
@@ -260,7 +282,7 @@ def _cross_problems(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...]
                 found.append(
                     (
                         ("targets", name, index),
-                        f"unknown alias {member!r} (not in [groups], "
+                        f"unknown alias {excerpt(member)} (not in [groups], "
                         "and not a group id like 120363123456789012@g.us)",
                     )
                 )
@@ -275,9 +297,11 @@ def _cross_problems(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...]
             seen[name] = index
         job_targets = job.get("targets")
         for target in job_targets if isinstance(job_targets, list) else ():
+            if not isinstance(target, str):
+                continue  # the job's own validation says it is not a string
             known = target in aliases or target in names or target == RESERVED
-            if isinstance(target, str) and not known and not GROUP_ID_PATTERN.fullmatch(target):
-                found.append((("jobs", index, "targets"), f"unknown target {target!r}"))
+            if not known and not GROUP_ID_PATTERN.fullmatch(target):
+                found.append((("jobs", index, "targets"), f"unknown target {excerpt(target)}"))
     return found
 
 
@@ -308,7 +332,7 @@ def _job_label(data: Mapping[str, Any], index: int) -> str:
     if isinstance(jobs, list) and 0 <= index < len(jobs) and isinstance(jobs[index], Mapping):
         name = jobs[index].get("name")
         if isinstance(name, str) and name:
-            return f"jobs[{index}] ({name})"
+            return f"jobs[{index}] ({shorten(name)})"
     return f"jobs[{index}]"
 
 
@@ -363,6 +387,13 @@ class Settings(BaseSettings):
             raise ConfigError([_render(loc, reason, data) for loc, reason in ordered])
         return settings
 
+    _env_warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def env_warnings(self) -> list[str]:
+        """Environment variables meant for grouppilot that set nothing (names only)."""
+        return list(self._env_warnings)
+
     @property
     def default_timezone(self) -> str:
         return self.scheduler.timezone
@@ -376,12 +407,17 @@ def _render(loc: tuple[str | int, ...], reason: str, data: Mapping[str, Any]) ->
         elif isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += f".{part}" if path else str(part)
-    return f"{path or 'config'}: {reason}"
+            path += f".{shorten(part)}" if path else shorten(part)
+    # One line per problem, however odd the keys and values (a key may hold a line break).
+    return one_line(f"{path or 'config'}: {shorten(reason, _MAX_REASON)}")
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read, override from the environment and validate; raise ConfigError listing problems."""
+    # Said first: a misspelt variable may be why the file or a key is missing.
+    warnings = unused_variable_warnings(os.environ, _setting_layout())
+    for warning in warnings:
+        log.warning("%s", warning)
     if path is None:
         path = os.environ.get("GROUPPILOT_CONFIG") or DEFAULT_PATH
     file = Path(path)
@@ -402,9 +438,23 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
         {"model_config": SettingsConfigDict(toml_file=file), "__module__": __name__},
     )
     try:
-        return loaded()  # type: ignore[no-any-return]
+        settings: Settings = loaded()
     except ConfigError as exc:
         raise ConfigError(exc.problems, path=file) from None
     except SettingsError as exc:
         hint = "lists and tables need JSON, e.g. GROUPPILOT_TELEGRAM__ADMINS='[1, 2]'"
         raise ConfigError([f"environment: {exc} ({hint})"], path=file) from None
+    settings._env_warnings = warnings
+    return settings
+
+
+def _setting_layout() -> dict[str, list[str] | None]:
+    """Each top-level setting and its keys (None: free keys, as in [groups], or a list)."""
+    layout: dict[str, list[str] | None] = {}
+    for name, field in Settings.model_fields.items():
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            layout[name] = list(model.model_fields)
+        else:
+            layout[name] = None
+    return layout

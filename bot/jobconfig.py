@@ -7,19 +7,20 @@ the rest of the configuration (targets naming aliases, duplicate names, the
 scheduler's default zone) live in :mod:`bot.config`.
 
 The ``text`` placeholders (``{group}``, ``{date}``, ``{time}``, ``{weekday}``)
-are rendered by :func:`render_text`, the same function validation runs on
-sample values, so a text that validates also renders.
+live in :mod:`bot.placeholders`: validation renders the text on sample values
+with the same :func:`render_text` that runs use, so a text that validates also
+renders (and no format spec can ask for a gigabyte).
 """
 
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,78 +31,63 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from bot.durations import parse_duration
-from jobs.schedule import CronSchedule, load_zone, parse_at
+from bot.durations import format_duration, parse_duration
+from bot.placeholders import PLACEHOLDERS, check_text, render_text
+from bot.usertext import excerpt, message_text_problem
+from bot.zones import load_zone
+from jobs.schedule import CronSchedule, parse_at
 
 __all__ = ["NAME", "PLACEHOLDERS", "Duration", "JobConfig", "render_text"]
 
-PLACEHOLDERS = ("group", "date", "time", "weekday")
 NAME = re.compile(r"^[a-z0-9_-]+$")
-_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+# Bounds of a job's times and durations: generous for real use, and each keeps the scheduler's
+# arithmetic (run time + window, + jitter, sleeps) far from datetime's limits.
+MAX_EVERY = timedelta(days=366)
+MAX_GAP = timedelta(hours=1)  # between two sends of one run
+MAX_JITTER = timedelta(days=1)
+MAX_CATCH_UP_WINDOW = timedelta(days=7)
+AT_YEARS = (2000, 2999)
 
 
-class _Moment:
-    """A datetime placeholder value: plain ``{date}``/``{time}`` get a short default."""
-
-    def __init__(self, when: datetime, default: str) -> None:
-        self.when, self.default = when, default
-
-    def __format__(self, spec: str) -> str:
-        return self.when.strftime(spec or self.default)
-
-
-def render_text(text: str, *, group: str, when: datetime) -> str:
-    """Fill a broadcast text: ``{group}`` name, ``{date}``/``{time}`` of ``when``, ``{weekday}``.
-
-    Without a format spec ``{date}`` is ``2026-12-01``, ``{time}`` is ``09:00``
-    and ``{weekday}`` the English day name; ``{date:%d/%m}`` and the like use
-    strftime, ``{group:>20}`` the usual string specs. ``when`` should be the
-    run's scheduled time in the job's zone.
-    """
-    return text.format(
-        group=group,
-        date=_Moment(when, "%Y-%m-%d"),
-        time=_Moment(when, "%H:%M"),
-        weekday=_WEEKDAY_NAMES[when.weekday()],
-    )
-
-
-def _check_text(text: str) -> None:
-    try:
-        fields = [
-            (f, spec, conv) for _, f, spec, conv in string.Formatter().parse(text) if f is not None
-        ]
-    except ValueError as exc:
-        raise ValueError(
-            f"cannot read the placeholders ({exc}); write {{{{ and }}}} for braces"
-        ) from None
-    unknown = [f"{{{field}}}" for field, _, _ in fields if field not in PLACEHOLDERS]
-    if unknown:
-        allowed = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-        raise ValueError(f"unknown placeholder {', '.join(unknown)}: use {allowed}")
-    sample = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    for field, spec, conversion in fields:
-        shown = f"{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
-        if conversion or "{" in (spec or ""):
-            raise ValueError(f"placeholder {shown}: only a format spec may follow the name")
-        try:
-            render_text(shown, group="Sales Team", when=sample)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"placeholder {shown}: {exc}") from None
+def _not_too_long(value: Any, what: str, limit: int = 100) -> None:
+    """Refuse a schedule text longer than any real one before parsing (and quoting) it."""
+    if isinstance(value, str) and len(value) > limit:
+        raise ValueError(f"{what} too long: {excerpt(value)}")
 
 
 def _duration(value: Any) -> timedelta:
+    _not_too_long(value, "duration")
     if isinstance(value, str):
         value = parse_duration(value)
     if not isinstance(value, timedelta):
-        raise ValueError(f'expected a duration such as "15m" or "1h30m", got {value!r}')
+        raise ValueError(f'expected a duration such as "15m" or "1h30m", got {excerpt(value)}')
     if value < timedelta(0):
         raise ValueError("must not be negative")
     return value
 
 
+def _at(value: Any) -> datetime:
+    _not_too_long(value, "time")
+    when = parse_at(value)
+    # Far from datetime's limits: 9999-12-31T23:59-12:00 is past year 9999 in UTC.
+    if not AT_YEARS[0] <= when.year <= AT_YEARS[1]:
+        raise ValueError(f"at {when.isoformat()}: the year must be {AT_YEARS[0]} to {AT_YEARS[1]}")
+    return when
+
+
 def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else check(value)
+
+
+def _at_most(limit: timedelta) -> Callable[[timedelta], timedelta]:
+    def check(value: timedelta) -> timedelta:
+        if value > limit:
+            shown = format_duration(value)
+            raise ValueError(f"at most {format_duration(limit)} (got {shown})")
+        return value
+
+    return check
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
@@ -116,15 +102,17 @@ class JobConfig(BaseModel):
     kind: Literal["broadcast", "invite_reset"]
     cron: str | None = None
     every: Annotated[timedelta | None, BeforeValidator(_optional(_duration))] = None
-    at: Annotated[datetime | None, BeforeValidator(_optional(parse_at))] = None
+    at: Annotated[datetime | None, BeforeValidator(_optional(_at))] = None
     timezone: str = "UTC"
     targets: list[str]
     text: str | None = None
     pin: bool = False
-    gap: Duration = timedelta(0)
-    jitter: Duration = timedelta(0)
+    gap: Annotated[Duration, AfterValidator(_at_most(MAX_GAP))] = timedelta(0)
+    jitter: Annotated[Duration, AfterValidator(_at_most(MAX_JITTER))] = timedelta(0)
     catch_up: Literal["once", "skip"] = "once"
-    catch_up_window: Duration = timedelta(hours=6)
+    catch_up_window: Annotated[Duration, AfterValidator(_at_most(MAX_CATCH_UP_WINDOW))] = timedelta(
+        hours=6
+    )
     overlap: Literal["skip", "queue"] = "skip"
     notify: Literal["always", "failures", "never"] = "always"
     announce: bool = True
@@ -134,7 +122,9 @@ class JobConfig(BaseModel):
     @classmethod
     def _check_name(cls, value: str) -> str:
         if not NAME.fullmatch(value):
-            raise ValueError(f"{value!r}: use only a-z, 0-9, '-' and '_' (e.g. morning-sales)")
+            raise ValueError(
+                f"{excerpt(value)}: use only a-z, 0-9, '-' and '_' (e.g. morning-sales)"
+            )
         return value
 
     @field_validator("cron")
@@ -142,6 +132,7 @@ class JobConfig(BaseModel):
     def _check_cron(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        _not_too_long(value, "cron expression", limit=400)  # room for long lists
         schedule = CronSchedule(value, load_zone("UTC"))
         if schedule.next_after(datetime.now(UTC)) is None:
             raise ValueError(f"cron {schedule.expression!r} never matches a date")
@@ -152,6 +143,8 @@ class JobConfig(BaseModel):
     def _check_every(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and value <= timedelta(0):
             raise ValueError("must be more than 0 (e.g. 15m)")
+        if value is not None:
+            _at_most(MAX_EVERY)(value)
         return value
 
     @field_validator("timezone")
@@ -171,10 +164,13 @@ class JobConfig(BaseModel):
     @field_validator("text")
     @classmethod
     def _check_text(cls, value: str | None) -> str | None:
-        if value is not None:
-            if not value.strip():
-                raise ValueError("must not be empty")
-            _check_text(value)
+        if value is None:
+            return None
+        # The controls are checked on the text as written, what it shows on a sample
+        # rendering ("{group:.0}" shows nothing).
+        problem = message_text_problem(value) or message_text_problem(check_text(value))
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="wrap")

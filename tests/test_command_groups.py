@@ -133,6 +133,36 @@ async def test_invite_reset_without_answer_reads_instead_of_resetting_again(laye
     assert "was reset" in reply.text
 
 
+@pytest.mark.parametrize(
+    "read_fault",
+    [
+        {"status": 503, "code": "WHATSAPP_UPSTREAM_ERROR"},
+        {"status": 409, "code": "WHATSAPP_INSTANCE_NOT_CONNECTED"},
+        {"drop": True},
+    ],
+    ids=["read-upstream-error", "read-not-connected", "read-no-answer"],
+)
+async def test_invite_reset_without_answer_and_failed_read_says_it_may_have_happened(
+    layer, sandbox, store, read_fault
+) -> None:
+    old = sandbox.groups[SALES].invite_link
+    pending = await layer.execute("/invite 'Sales Team' reset", ADMIN)
+    assert isinstance(pending, Pending)
+    sandbox.inject("invite", drop=True)  # the reset happens, the answer is lost
+    sandbox.inject("invite", times=None, **read_fault)  # and every read after it fails
+    reply = await layer.confirm(pending.token, ADMIN)
+
+    assert sandbox.groups[SALES].invite_link != old  # the reset did happen
+    resets = [r for r in sandbox.requests if r.endpoint == "invite" and r.body == {"reset": True}]
+    assert len(resets) == 1
+    assert not reply.ok
+    assert "may have happened" in reply.text
+    assert "/invite 'Sales Team'" in reply.text  # how to check, as the admin wrote the group
+    assert "do not reset again" in reply.text.lower()
+    assert "retry" not in reply.text.lower()  # a retry would kill the link just issued
+    assert store.last_invite_link(SALES) == old  # the new link is not known
+
+
 async def test_invite_bad_second_word(layer) -> None:
     reply = await run(layer, "/invite sales please")
     assert not reply.ok

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import clean_env
 from pydantic import ValidationError
 
 from bot.config import ConfigError, JobConfig, Settings, load_config, render_text
@@ -306,6 +309,8 @@ def test_loads_do_not_leak_into_each_other(tmp_path: Path) -> None:
         ('[telegram]\nadmins = ["me"]', "telegram.admins[0]", "valid integer"),
         ('[telegram]\napi_base_url = "localhost:8081"', "telegram.api_base_url", "http(s) URL"),
         ('[storage]\npath = ""', "storage.path", "empty"),
+        ('[storage]\npath = "a\\u0000b.db"', "storage.path", "NUL character"),
+        ('[pilot]\n"a\\nb" = 1', "pilot.a\\nb", "unknown key"),  # one line, escaped
         ('[scheduler]\ntimezone = "Mars/Olympus"', "scheduler.timezone", "unknown time zone"),
         ('[groups]\nsales = "120363123456789012"', "groups.sales", "add '@g.us'"),
         ('[groups]\nsales = "sales team"', "groups.sales", "not a group id"),
@@ -399,6 +404,15 @@ def test_bad_job_value_names_job_and_key(
 def test_job_rules(write: Callable[[str], Path], lines: str, expected: str) -> None:
     problems = problems_of(write(BASE + '[[jobs]]\nname = "j"\n' + lines + "\n"))
     assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_a_target_that_is_not_a_string_is_a_problem_not_a_crash(
+    write: Callable[[str], Path],
+) -> None:
+    # Found by tests/test_fuzz_config.py: a list in targets raised TypeError (unhashable).
+    job = '[[jobs]]\nname = "j"\nkind = "invite_reset"\nevery = "1h"\ntargets = [[], {}]\n'
+    problems = problems_of(write(BASE + job))
+    assert any(p.startswith("jobs[0] (j).targets[0]: ") for p in problems), problems
 
 
 def test_job_without_name_is_named_by_index(write: Callable[[str], Path]) -> None:
@@ -513,6 +527,118 @@ def test_bad_toml_names_the_line(write: Callable[[str], Path]) -> None:
     [problem] = problems_of(write('[pilot]\nbase_url = "sandbox"\napi_key = sekrit\n'))
     assert "invalid TOML" in problem and "line 3" in problem
     assert "sekrit" not in problem
+
+
+# --- bounds ---------------------------------------------------------------------------------
+
+BOUNDS = [
+    ("[pilot]\ntimeout = inf", "pilot.timeout", "finite number"),
+    ("[pilot]\ntimeout = nan", "pilot.timeout", "finite number"),
+    ("[pilot]\ntimeout = 301", "pilot.timeout", "less than or equal to 300"),
+    ("[pilot]\ntimeout = -0.5", "pilot.timeout", "greater than 0"),
+    ("[pilot]\nmax_rps = 1001", "pilot.max_rps", "less than or equal to 1000"),
+    ("[pilot]\nmax_rps = inf", "pilot.max_rps", "finite number"),  # refused before too
+    ("[pilot]\nconcurrency = 65", "pilot.concurrency", "less than or equal to 64"),
+    ("[pilot]\nconcurrency = 9223372036854775807", "pilot.concurrency", "less than or equal to 64"),
+    ('[[jobs]]\ngap = "61m"', "jobs[0] (j).gap", "at most 1h (got 1h1m)"),
+    ('[[jobs]]\njitter = "1d1s"', "jobs[0] (j).jitter", "at most 1d (got 1d1s)"),
+    ('[[jobs]]\ncatch_up_window = "8d"', "jobs[0] (j).catch_up_window", "at most 7d (got 8d)"),
+    ('[[jobs]]\nevery = "367d"', "jobs[0] (j).every", "at most 366d (got 367d)"),
+    ('[[jobs]]\nevery = "99999999d"', "jobs[0] (j).every", "at most 366d"),
+    ('[[jobs]]\nat = "9999-12-31T23:59:59-12:00"', "jobs[0] (j).at", "year must be 2000 to 2999"),
+    ('[[jobs]]\nat = "1999-12-31T23:59:59"', "jobs[0] (j).at", "year must be 2000 to 2999"),
+]
+BOUND_JOB = 'name = "j"\nkind = "invite_reset"\ntargets = ["sales"]\n'
+
+
+def with_bound(snippet: str) -> str:
+    if not snippet.startswith("[[jobs]]"):
+        return snippet
+    has_schedule = any(f"\n{key} = " in snippet for key in ("cron", "every", "at"))
+    schedule = "" if has_schedule else 'cron = "0 3 * * *"\n'
+    return BASE + snippet.replace("[[jobs]]\n", "[[jobs]]\n" + BOUND_JOB + schedule)
+
+
+@pytest.mark.parametrize(("snippet", "path", "reason"), BOUNDS)
+def test_values_beyond_their_bound_are_refused(
+    write: Callable[[str], Path], snippet: str, path: str, reason: str
+) -> None:
+    problems = problems_of(write(with_bound(snippet) + "\n"))
+    assert any(p.startswith(f"{path}: ") and reason in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "[pilot]\ntimeout = 300\nmax_rps = 1000\nconcurrency = 64",
+        '[[jobs]]\ngap = "1h"\njitter = "1d"\ncatch_up_window = "7d"\nevery = "366d"',
+    ],
+)
+def test_values_at_their_bound_load(write: Callable[[str], Path], snippet: str) -> None:
+    load_config(write(with_bound(snippet) + "\n"))
+
+
+def test_check_exits_2_naming_every_bound(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[pilot]\ntimeout = inf\nmax_rps = 1001\nconcurrency = 65\n"
+        + with_bound('[[jobs]]\ngap = "2h"\njitter = "2d"\ncatch_up_window = "8d"\nevery = "400d"')
+        + "\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "check", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=clean_env(),
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    for key in ("timeout", "max_rps", "concurrency"):
+        assert f"pilot.{key}: " in result.stderr
+    for key in ("gap", "jitter", "catch_up_window", "every"):
+        assert f"jobs[0] (j).{key}: at most " in result.stderr
+
+
+# --- long input is quoted short --------------------------------------------------------------
+
+LONG = "x" * 5000
+LONG_JOB = (
+    '[groups]\nsales = "120363123456789012@g.us"\n'
+    '[[jobs]]\nname = "j"\nkind = "broadcast"\nevery = "1h"\ntargets = ["sales"]\ntext = "hi"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("snippet", "path"),
+    [
+        (f'[pilot]\nbase_url = "{LONG}"', "pilot.base_url"),
+        (f'[pilot]\ntimeout = "{LONG}"', "pilot.timeout"),
+        (f'[pilot]\ndefault_country = "{LONG}"', "pilot.default_country"),
+        (f"[pilot]\n{LONG} = 1", "pilot.xxxx"),
+        (f"[{LONG}]\na = 1", "xxxx"),
+        (f'[groups]\nsales = "{LONG}"', "groups.sales"),
+        (f'[targets]\nt = ["{LONG}"]', "targets.t[0]"),
+        (LONG_JOB.replace('every = "1h"', f'cron = "{LONG}"'), "jobs[0] (j).cron"),
+        (LONG_JOB.replace('every = "1h"', f'cron = "{LONG} * * * *"'), "jobs[0] (j).cron"),
+        (LONG_JOB.replace('every = "1h"', f'every = "{LONG}"'), "jobs[0] (j).every"),
+        (LONG_JOB.replace('every = "1h"', f'at = "{LONG}"'), "jobs[0] (j).at"),
+        (LONG_JOB + f'gap = "{LONG}"', "jobs[0] (j).gap"),
+        (LONG_JOB.replace('kind = "broadcast"', f'kind = "{LONG}"'), "jobs[0] (j).kind"),
+        (LONG_JOB.replace('targets = ["sales"]', f'targets = ["{LONG}"]'), "jobs[0] (j).targets"),
+        (LONG_JOB.replace('text = "hi"', f'text = "{{{LONG}}}"'), "jobs[0] (j).text"),
+        (LONG_JOB.replace('text = "hi"', f'text = "{{group:{LONG}}}"'), "jobs[0] (j).text"),
+        (LONG_JOB + f"{LONG} = 1", "jobs[0] (j).xxxx"),
+    ],
+)
+def test_a_long_value_is_quoted_as_a_short_excerpt(
+    write: Callable[[str], Path], snippet: str, path: str
+) -> None:
+    problems = problems_of(write(snippet + "\n"))
+    assert any(p.startswith(path) for p in problems), [p[:100] for p in problems]
+    assert max(len(p) for p in problems) < 400, [p[:100] for p in problems]
 
 
 # --- secrets --------------------------------------------------------------------------------

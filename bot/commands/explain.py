@@ -88,5 +88,31 @@ def explain(error: PilotError) -> str:
     return _capitalised(str(error))
 
 
+def explain_unconfirmed_reset(read_error: PilotError, *, check: str) -> str:
+    """An invite reset got no answer and reading the link back failed too.
+
+    The reset may have happened, so the old link may be dead and the new one
+    unknown; advice to retry would be wrong (a second reset kills the link the
+    first one issued). `check` is the command that shows the current link.
+    Shared by `/invite … reset` and the invite_reset job.
+    """
+    return (
+        "No answer to the invite link reset, and reading the link afterwards failed too "
+        f"({_cause(read_error)}). The reset may have happened: the old link may no longer "
+        f"work. Do not reset again before checking: {check} shows the current link."
+    )
+
+
+def _cause(error: PilotError) -> str:
+    """A few words naming a failure, without advice (the caller gives that)."""
+    if isinstance(error, ApiError):
+        return error.code
+    if isinstance(error, ConnectFailed):
+        return "the API could not be reached"
+    if isinstance(error, OutcomeUnknown):
+        return "no answer"
+    return str(error)
+
+
 def _capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
+
 from bot.commands.context import Confirmation, Context
+from bot.commands.explain import explain_unconfirmed_reset
+from bot.commands.resolve import GroupRef
 from bot.commands.types import Reply
-from bot.whatsapp.errors import OutcomeUnknown
+from bot.whatsapp.errors import OutcomeUnknown, PilotError
 
 _ROLE_ORDER = {"superadmin": 0, "admin": 1, "member": 2}
 
@@ -46,15 +50,7 @@ async def invite(ctx: Context, args: list[str]) -> Reply | Confirmation:
         try:
             fresh = await ctx.client.invite_link(ref.id, reset=True)
         except OutcomeUnknown:
-            # The reset may have happened: read the link rather than reset again.
-            now = await ctx.client.invite_link(ref.id)
-            ctx.store.record_invite_link(ref.id, now.link)
-            changed = "was reset" if now.link != current.link else "was NOT reset"
-            return Reply(
-                f"No answer to the reset; the link {changed}. Current link of {ref.label}:\n"
-                f"{now.link}",
-                ok=now.link != current.link,
-            )
+            return await _read_after_unanswered_reset(ctx, ref, current.link, args[0])
         ctx.store.record_invite_link(ref.id, fresh.link)
         return Reply(f"New invite link of {ref.label} (the old one no longer works):\n{fresh.link}")
 
@@ -62,6 +58,23 @@ async def invite(ctx: Context, args: list[str]) -> Reply | Confirmation:
         f"Reset the invite link of {ref.label}? The current link\n{current.link}\n"
         "will stop working.",
         do_reset,
+    )
+
+
+async def _read_after_unanswered_reset(
+    ctx: Context, ref: GroupRef, before: str, typed: str
+) -> Reply:
+    """The reset may have happened: read the link rather than reset again."""
+    try:
+        now = await ctx.client.invite_link(ref.id)
+    except PilotError as read_error:
+        check = f"/invite {shlex.quote(typed)}"
+        return Reply.failed(explain_unconfirmed_reset(read_error, check=check))
+    ctx.store.record_invite_link(ref.id, now.link)
+    changed = "was reset" if now.link != before else "was NOT reset"
+    return Reply(
+        f"No answer to the reset; the link {changed}. Current link of {ref.label}:\n{now.link}",
+        ok=now.link != before,
     )
 
 

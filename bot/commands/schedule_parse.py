@@ -24,7 +24,8 @@ from bot.commands.resolve import ALL, ResolveError
 from bot.config import problems_from_errors
 from bot.jobconfig import JobConfig
 from bot.whatsapp.errors import PilotError
-from jobs.schedule import AtSchedule, load_zone
+from bot.zones import load_zone
+from jobs.schedule import AtSchedule
 
 __all__ = ["USAGE", "ScheduleRequest", "parse_schedule"]
 

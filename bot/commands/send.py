@@ -12,13 +12,15 @@ from bot.commands.context import Confirmation, Context
 from bot.commands.explain import explain
 from bot.commands.resolve import GroupRef
 from bot.commands.types import Reply
+from bot.usertext import message_text_problem
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 
 
 async def send(ctx: Context, args: list[str]) -> Reply | Confirmation:
     target, text = args[0], args[1]
-    if not text.strip():
-        return Reply.failed("Give some text to send. Usage: /send <target> <text…>")
+    problem = message_text_problem(text)
+    if problem is not None:
+        return Reply.failed(f"The text to send {problem}. Usage: /send <target> <text…>")
     groups = await ctx.directory.resolve_target(target)
     if not groups:
         return Reply.failed(f"'{target}' has no groups; nothing to send.")
