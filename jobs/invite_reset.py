@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from bot.commands.explain import explain
+from bot.commands.explain import explain, explain_unconfirmed_reset
 from bot.jobconfig import JobConfig
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 from jobs.context import INTERRUPTED, RunContext, error_code, is_number_wide
@@ -90,7 +90,7 @@ async def _after_no_answer(
     try:
         current = (await ctx.client.invite_link(row.group_id)).link
     except PilotError as read_error:
-        detail = f"{explain(exc)} Reading the link failed too: {explain(read_error)}"
+        detail = explain_unconfirmed_reset(read_error, check=f"/invite {row.group_id}")
         ctx.done(run.id, row.group_id, "unknown", code=error_code(exc), detail=detail)
         return
     state: Literal["sent", "failed", "unknown"]

@@ -33,11 +33,12 @@ import re
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.durations import format_duration
+from bot.zones import load_zone
 
 if TYPE_CHECKING:
     from bot.config import JobConfig
@@ -56,16 +57,6 @@ __all__ = [
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # index = cron number
 _WEEKDAY_ITEM = re.compile(r"^(?:(\*)|([0-7]|[a-z]{3})(?:-([0-7]|[a-z]{3}))?)(?:/(\d+))?$")
 _ONE_SECOND = timedelta(seconds=1)
-
-
-def load_zone(name: str) -> ZoneInfo:
-    """Return the IANA zone ``name`` or raise ``ValueError`` naming it."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin' or 'UTC'"
-        ) from None
 
 
 def resolve_local(wall: datetime, zone: ZoneInfo) -> datetime:

@@ -240,3 +240,23 @@ async def test_invite_reset_without_answer_reads_the_link_never_resets_again(
     current = harness.sandbox.groups[VIP].invite_link
     assert row.result == current
     assert harness.store.last_invite_link(VIP) == current
+
+
+async def test_invite_reset_without_answer_and_failed_read_says_it_may_have_happened(
+    make_harness: HarnessFactory,
+) -> None:
+    harness = await make_harness([invite_reset()]).start()
+    harness.store.record_invite_link(VIP, harness.sandbox.groups[VIP].invite_link)
+    harness.sandbox.inject("invite", drop=True, times=1)  # applied, then no answer
+    harness.sandbox.inject(
+        "invite", status=409, code="WHATSAPP_INSTANCE_NOT_CONNECTED", times=1
+    )  # and the read-back fails
+    await harness.advance(days=1)
+    resets = [r for r in harness.sandbox.requests if r.endpoint == "invite" and r.body["reset"]]
+    assert len(resets) == 1  # never reset twice
+    [run] = harness.runs("links")
+    [row] = harness.scheduler.ledger.deliveries(run.id)
+    assert row.state == "unknown"
+    assert "The reset may have happened" in row.detail
+    assert f"/invite {VIP} shows the current link" in row.detail
+    assert "retry" not in row.detail.lower()
