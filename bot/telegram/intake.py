@@ -79,7 +79,13 @@ class JournalingQueue(asyncio.Queue[object]):
 class _Run:
     update_id: int
     task: asyncio.Task[Any]
+    press: bool  # a button press: never kept across a restart
     ticket: Ticket | None = None
+
+    @property
+    def kept_if_cancelled(self) -> bool:
+        """Cancelled now, would it run again at the next start?"""
+        return not self.press and not (self.ticket is not None and self.ticket.started)
 
 
 class UpdateIntake(BaseUpdateProcessor):
@@ -124,19 +130,17 @@ class UpdateIntake(BaseUpdateProcessor):
             if isinstance(coroutine, Coroutine):
                 coroutine.close()
             return
-        run = _Run(update.update_id, task)
+        run = _Run(update.update_id, task, press=update.callback_query is not None)
         self._runs[run.update_id] = run
         try:
             await coroutine
         except asyncio.CancelledError:
-            if run.ticket is not None and run.ticket.started:
-                self._finish(run)  # cut off and told: never again
-            elif update.callback_query is not None:
-                self._finish(run)  # a press is answered now: its question dies with the process
-            else:
+            if run.kept_if_cancelled:
                 log.info(
                     "update %s not run before the stop: kept for the next start", run.update_id
                 )
+            else:  # cut off and told, or a press (answered; its question dies with the process)
+                self._finish(run)
             raise
         else:
             self._finish(run)
@@ -164,7 +168,8 @@ class UpdateIntake(BaseUpdateProcessor):
             task.cancel()
         if late:
             await asyncio.wait(late, timeout=notice_time)
-        return len(waiting), len(late)
+        kept = sum(1 for run in runs if run.kept_if_cancelled and run.task.cancelled())
+        return kept, len(late)
 
     def _finish(self, run: _Run) -> None:
         if self.journal is not None:
