@@ -191,6 +191,9 @@ async def _serve(settings: Settings, *, console: bool) -> int:
                 # Started after the front end, so it stops first: reports still go out.
                 await runtime.start_scheduler(telegram)
                 await stop.wait()
+                # Both stops are bounded; side by side they end within one bound. The
+                # front end stops taking commands but still sends the scheduler's reports.
+                await asyncio.gather(telegram.stop_commands(), runtime.scheduler.stop())
             elif console:
                 front_end = Console(runtime.commands)
                 await runtime.start_scheduler(ConsoleNotifier(front_end))

@@ -16,8 +16,9 @@ appends the token). It is a stdlib `ThreadingHTTPServer` in a daemon thread:
 - every call is recorded (`calls`) with its params, decoded from a form body
   (what PTB sends: JSON values as strings) or a JSON body;
 - tests inject updates (`channel_post`, `group_message`, `private_message`,
-  `press`, or any dict with `push`) and script failures (`fail`: e.g. 429
-  with ``retry_after``, 409 Conflict on getUpdates, 403 Forbidden).
+  `press`, or any dict with `push`; `redeliver` sends a confirmed one again)
+  and script failures (`fail`: e.g. 429 with ``retry_after``, 409 Conflict on
+  getUpdates, 403 Forbidden).
 
 Updates are delivered whatever ``allowed_updates`` says (so tests can prove
 our own filters); `Call.params` shows what was asked for. The server never
@@ -143,6 +144,7 @@ class FakeBotApi:
         self._lock = threading.Condition()
         self._calls: list[Call] = []
         self._updates: list[dict[str, Any]] = []
+        self._delivered: list[dict[str, Any]] = []  # every update ever pushed
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._chats: dict[int, dict[str, Any]] = {}
@@ -216,8 +218,17 @@ class FakeBotApi:
         with self._lock:
             update_id = next(self._update_ids)
             self._updates.append({"update_id": update_id, **update})
+            self._delivered.append(self._updates[-1])
             self._lock.notify_all()
         return update_id
+
+    def redeliver(self, update_id: int) -> None:
+        """Send an already confirmed update again, as Telegram does when the bot died
+        between fetching it and confirming it."""
+        with self._lock:
+            [update] = [u for u in self._delivered if u["update_id"] == update_id]
+            self._updates.insert(0, update)
+            self._lock.notify_all()
 
     def _message(self, chat_id: int, text: str, **extra: Any) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -387,9 +398,9 @@ class FakeBotApi:
         limit = int(params.get("limit") or 100)
         deadline = time.monotonic() + min(timeout, self.max_wait)
         with self._lock:
+            if offset:  # confirms what came before, when the request arrives (as Telegram)
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
             while True:
-                if offset:
-                    self._updates = [u for u in self._updates if u["update_id"] >= offset]
                 if self._updates:
                     return self._updates[:limit]
                 remaining = deadline - time.monotonic()

@@ -6,21 +6,34 @@ last, with the traceback in the log). Every command, allowed or refused, is
 written to the audit log. A command that needs confirmation returns a
 `Pending`; its action runs once, on `confirm` by someone with admin rights
 in the same chat, within five minutes.
+
+Commands may run side by side. A front end that does so calls `admit` (or
+`admit_confirmation`) the moment a command arrives, before awaiting anything,
+and passes the `Ticket` to `execute` (or `confirm`): the command then waits
+only for earlier commands that change what it reads or changes
+(`bot.commands.ordering`). Refusals and usage errors never wait. A command
+cancelled once started (the bot is stopping) is audited as interrupted, and
+`interrupted_text` says what the chat should be told. A command that would
+change something but arrives older than `max_command_age` (sent while the bot
+was down) is not run: the sender is told so.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.commands.catalog import build_registry
+from bot.commands.claims import claim_of
 from bot.commands.context import Action, Confirmation, Context
 from bot.commands.explain import explain
+from bot.commands.ordering import Claim, CommandOrder, Ticket
 from bot.commands.parsing import ParseError, split_args, split_command
 from bot.commands.registry import CommandSpec, Registry
 from bot.commands.resolve import GroupDirectory, ResolveError
@@ -36,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONFIRM_TTL = 300.0  # seconds a Confirm button stays valid
+MAX_COMMAND_AGE = timedelta(minutes=10)  # older changes (sent while down) are not run
 _MAX_PENDING = 1000
 
 
@@ -49,6 +63,7 @@ class _PendingAction:
     principal: Principal
     action: Action
     expires: float
+    claim: Claim  # what the action changes (the command's claim)
 
 
 class CommandLayer:
@@ -65,6 +80,7 @@ class CommandLayer:
         bot_username: str | None = None,
         registry: Registry | None = None,
         scheduler: JobScheduler | None = None,
+        max_command_age: timedelta = MAX_COMMAND_AGE,
     ) -> None:
         self.settings = settings
         self.scheduler = scheduler  # set by the runtime once built (job commands, /status)
@@ -82,12 +98,46 @@ class CommandLayer:
             runtime_aliases=store.aliases,
             monotonic=monotonic,
         )
+        self.max_command_age = max_command_age
+        self.order = CommandOrder()
         self._pending: dict[str, _PendingAction] = {}
 
     # -- entry points -------------------------------------------------------------
 
-    async def execute(self, text: str, principal: Principal) -> Outcome:
-        """Run one command typed by `principal`."""
+    def admit(self, text: str) -> Ticket:
+        """The place in line of the command `text`, arriving now (call before any await)."""
+        return self.order.admit(claim_of(text, self.registry, self.directory), text)
+
+    def admit_confirmation(self, token: str) -> Ticket:
+        """The place in line of a Confirm press for `token`, arriving now."""
+        entry = self._pending.get(token)
+        if entry is None:  # unknown or used: it will be refused without waiting
+            return self.order.admit(Claim(), "")
+        claim = Claim(entry.claim.keys, changes=True)
+        return self.order.admit(claim, entry.pending.command)
+
+    async def execute(
+        self,
+        text: str,
+        principal: Principal,
+        *,
+        ticket: Ticket | None = None,
+        sent_at: datetime | None = None,
+    ) -> Outcome:
+        """Run one command typed by `principal`, in its turn (`ticket`, else admitted now).
+
+        `sent_at` is when the command was sent, if the front end knows (a
+        command that would change something is not run when it is too old).
+        """
+        ticket = ticket if ticket is not None else self.admit(text)
+        try:
+            return await self._execute(text, principal, ticket, sent_at)
+        finally:
+            ticket.release()
+
+    async def _execute(
+        self, text: str, principal: Principal, ticket: Ticket, sent_at: datetime | None
+    ) -> Outcome:
         if principal.rights <= Rights.NONE:
             return self._finish(principal, text, Reply.nothing(), "denied: no rights")
         try:
@@ -107,6 +157,9 @@ class CommandLayer:
         if principal.rights < spec.rights:
             reply = Reply.failed(f"/{spec.name} needs admin rights; you have read-only access.")
             return self._finish(principal, text, reply, "refused: viewer")
+        stale = self._too_old(sent_at) if spec.changes else None
+        if stale is not None:
+            return self._finish(principal, text, Reply.failed(stale), "not run: too old")
         try:
             args = split_args(line.rest, free_text_after=spec.free_text_after)
         except ParseError as exc:
@@ -115,16 +168,25 @@ class CommandLayer:
         if problem is not None:
             reply = Reply.failed(f"{problem.capitalize()}. Usage: {spec.usage_line}")
             return self._finish(principal, text, reply, "usage")
-        return await self._run(spec, args, principal, text)
+        return await self._run(spec, args, principal, text, ticket)
 
-    async def confirm(self, token: str, principal: Principal) -> Reply:
-        """Carry out a pending action (once), if `principal` may."""
+    async def confirm(
+        self, token: str, principal: Principal, *, ticket: Ticket | None = None
+    ) -> Reply:
+        """Carry out a pending action (once), if `principal` may, in its turn."""
+        ticket = ticket if ticket is not None else self.admit_confirmation(token)
+        try:
+            return await self._confirm(token, principal, ticket)
+        finally:
+            ticket.release()
+
+    async def _confirm(self, token: str, principal: Principal, ticket: Ticket) -> Reply:
         entry, refusal = self._claim(token, principal)
         if entry is None:
             assert refusal is not None
             return refusal
         command = entry.pending.command
-        result = await self._guarded(entry.action, command)
+        result = await self._in_turn(ticket, principal, command, entry.action)
         # An action is a finished deed: it never asks again.
         reply = result if isinstance(result, Reply) else Reply.failed("Nothing was done.")
         self._audit(principal, command, "confirmed: " + ("ok" if reply.ok else "failed"), reply)
@@ -144,10 +206,29 @@ class CommandLayer:
         """The commands someone with `rights` may run (Telegram's command menu)."""
         return self.registry.allowed(rights)
 
+    def interrupted_text(self, command: str, *, changes: bool | None = None) -> str:
+        """What to tell a chat whose `command` was cut off by a stop (or a crash).
+
+        `changes`: whether it could have changed anything (default: what the
+        command's definition says).
+        """
+        if changes is None:
+            changes = claim_of(command, self.registry, self.directory).changes
+        shown = command if len(command) <= 200 else command[:199] + "…"
+        if changes:
+            return (
+                f"Interrupted: the bot stopped while running {shown}. It may have been "
+                "partly done: check (/log, /group) before sending it again."
+            )
+        return (
+            f"Interrupted: the bot stopped while running {shown}. Nothing was changed; "
+            "send it again once the bot is back."
+        )
+
     # -- internals ----------------------------------------------------------------
 
     async def _run(
-        self, spec: CommandSpec, args: list[str], principal: Principal, text: str
+        self, spec: CommandSpec, args: list[str], principal: Principal, text: str, ticket: Ticket
     ) -> Outcome:
         context = Context(
             settings=self.settings,
@@ -161,13 +242,41 @@ class CommandLayer:
             registry=self.registry,
             scheduler=self.scheduler,
         )
-        result = await self._guarded(lambda: spec.handler(context, args), text)
+        result = await self._in_turn(ticket, principal, text, lambda: spec.handler(context, args))
         if isinstance(result, Confirmation):
-            pending = self._remember(result, principal, text)
+            pending = self._remember(result, principal, text, ticket.claim)
             self._audit(principal, text, "awaiting confirmation", None)
             return pending
         outcome = "ok" if result.ok else "failed"
         return self._finish(principal, text, result, outcome)
+
+    async def _in_turn(
+        self,
+        ticket: Ticket,
+        principal: Principal,
+        command: str,
+        call: Callable[[], Awaitable[Reply | Confirmation]],
+    ) -> Reply | Confirmation:
+        """Wait for `ticket`'s turn, then run `call`; a cut-off run is audited as interrupted."""
+        await self.order.turn(ticket)
+        try:
+            return await self._guarded(call, command)
+        except asyncio.CancelledError:
+            self._audit(principal, command, "interrupted", None)
+            raise
+
+    def _too_old(self, sent_at: datetime | None) -> str | None:
+        """Why a change sent at `sent_at` is not run now, or None when it is recent enough."""
+        if sent_at is None:
+            return None
+        age = self.clock() - sent_at
+        if age <= self.max_command_age:
+            return None
+        minutes = int(age.total_seconds() // 60)
+        return (
+            f"Not run: this command was sent {minutes} minutes ago, while the bot was "
+            "stopped, and changes are not made that late. Send it again if it is still needed."
+        )
 
     async def _guarded(
         self, call: Callable[[], Awaitable[Reply | Confirmation]], command: str
@@ -184,7 +293,9 @@ class CommandLayer:
             return Reply.failed(f"Internal error, logged as {incident}. Nothing else was affected.")
         return result
 
-    def _remember(self, confirmation: Confirmation, principal: Principal, text: str) -> Pending:
+    def _remember(
+        self, confirmation: Confirmation, principal: Principal, text: str, claim: Claim
+    ) -> Pending:
         now = self.monotonic()
         self._pending = {t: e for t, e in self._pending.items() if e.expires > now}
         if len(self._pending) >= _MAX_PENDING:  # bounded: the oldest question goes
@@ -192,7 +303,7 @@ class CommandLayer:
         token = secrets.token_urlsafe(9)
         pending = Pending(token=token, question=confirmation.question, command=text)
         self._pending[token] = _PendingAction(
-            pending, principal, confirmation.action, now + CONFIRM_TTL
+            pending, principal, confirmation.action, now + CONFIRM_TTL, claim
         )
         return pending
 

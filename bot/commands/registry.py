@@ -1,7 +1,13 @@
 """Command definitions: one `CommandSpec` per command, and the help built from them.
 
 A spec says who may run the command, how many arguments it takes, whether
-its tail is free text, and which coroutine does the work. `/help`, usage
+its tail is free text, and which coroutine does the work. Three fields tell
+the command layer what must stay in order when commands run side by side
+(`bot.commands.claims`): whether the command `changes` anything, which
+arguments name a group, target or alias (`group_args`), which one names a
+job (`job_arg`), and whether it reads or changes the list of groups itself
+(`group_list`). A command with none of them (``/help``, ``/log``...) never
+waits for another. `/help`, usage
 errors, "did you mean" and Telegram's command menu are all generated from
 these, so they cannot drift apart.
 """
@@ -34,6 +40,10 @@ class CommandSpec:
     max_args: int | None = 0  # None: any number
     free_text_after: int | None = None  # words before a free-text tail
     example: str = ""
+    changes: bool = False  # may change groups, aliases or jobs (else it only reads)
+    group_args: tuple[int, ...] = ()  # positions of arguments naming a group/target/alias
+    job_arg: int | None = None  # position of the argument naming a job
+    group_list: bool = False  # reads (/groups) or changes (/create) the list of groups
 
     @property
     def usage_line(self) -> str:

@@ -5,6 +5,10 @@ A thin adapter over the command layer (SPEC sections 3-5):
 - `frontend`: `TelegramFrontEnd`, the Application wired in one place, its
   start/stop inside the caller's event loop, and `notify` for job reports;
 - `principals`: SPEC section 5 rights from a message or a button press;
+- `intake`: updates journaled before Telegram counts them as delivered, run
+  side by side, and a stop that never waits on a hung API;
+- `journal`: the update journal (SQLite): what is still to run after a restart;
+- `recovery`: at start, replay what was kept, report what a crash cut off;
 - `handlers`: commands, Confirm/Cancel presses, membership changes;
 - `errors`: the one error handler (409 Conflict, Forbidden, incidents);
 - `replies`: escaped HTML, splitting below 4096 characters, the buttons;

@@ -9,10 +9,17 @@ handler, and runs inside the caller's event loop:
 
 - `start`: ``initialize()`` (``getMe``: the bot's username goes to the command
   layer for ``/cmd@BotName``), ``setMyCommands`` from the command
-  definitions, ``start()``, then ``updater.start_polling`` with
-  ``drop_pending_updates`` from the config and the update types we use;
-- `stop`: the matching ``updater.stop()``, ``stop()`` (a command in flight
-  finishes) and ``shutdown()``;
+  definitions, ``start()``, then the updates the journal still holds
+  (`recovery.py`: replayed in order, or answered), then
+  ``updater.start_polling`` with ``drop_pending_updates`` from the config
+  and the update types we use;
+- updates run side by side through `intake.UpdateIntake` (PTB's
+  ``concurrent_updates``), journaled by `intake.JournalingQueue` (PTB's
+  ``update_queue``) before Telegram considers them delivered;
+- `stop_commands`: stop polling, keep the fetched updates not yet started
+  for the next start, give the commands in flight `stop_grace` seconds, then
+  cut them off (their chats are told). Bounded, whatever the WhatsApp API
+  does; `stop` does it, then PTB's ``stop()`` and ``shutdown()``;
 - `notify`: a `bot.notify.Notifier` that sends job reports and alerts to
   ``effective_notify_chats`` through the same reply path; it never raises.
 
@@ -23,6 +30,7 @@ owns both. The token stays out of logs and messages (`redact`).
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from datetime import timedelta
 from types import TracebackType
@@ -48,8 +56,11 @@ from bot.commands.layer import CommandLayer
 from bot.commands.types import Rights
 from bot.config import TelegramSettings
 from bot.telegram.errors import CONFLICT_NOTICE_EVERY, ErrorHandler
-from bot.telegram.handlers import Handlers
+from bot.telegram.handlers import NOTICE_TIMEOUT, Handlers
+from bot.telegram.intake import MAX_CONCURRENT_UPDATES, JournalingQueue, UpdateIntake
+from bot.telegram.journal import UpdateJournal
 from bot.telegram.principals import MEMBER_TTL, MemberCache, RightsPolicy
+from bot.telegram.recovery import recover
 from bot.telegram.redact import protect, quiet_http_logs, redact
 from bot.telegram.replies import send_text
 
@@ -70,6 +81,9 @@ ALLOWED_UPDATES = (
 )
 COMMANDS = filters.COMMAND & (filters.UpdateType.CHANNEL_POST | filters.UpdateType.MESSAGE)
 _DESCRIPTION_MAX = 256
+# A command in flight at a stop gets this long to finish; with the notice to
+# its chat and PTB's own stop, the front end is down well within 20 s.
+STOP_GRACE = 10.0
 
 
 class TelegramStartError(Exception):
@@ -88,14 +102,22 @@ class TelegramFrontEnd:
         max_retries: int = 3,
         member_ttl: float = MEMBER_TTL,
         conflict_notice_every: float = CONFLICT_NOTICE_EVERY,
+        stop_grace: float = STOP_GRACE,
+        notice_timeout: float = NOTICE_TIMEOUT,
+        max_concurrent_updates: int = MAX_CONCURRENT_UPDATES,
     ) -> None:
         if not settings.enabled:
             raise ValueError("telegram.token is empty")
         self.settings = settings
         self.commands = commands
         self.poll_timeout = poll_timeout
+        self.stop_grace = stop_grace
+        self.notice_timeout = notice_timeout
         self.rights = RightsPolicy(settings, MemberCache(member_ttl))
-        self.handlers = Handlers(commands, self.rights)
+        self.intake = UpdateIntake(max_concurrent_updates)
+        self.updates = JournalingQueue()
+        self.journal: UpdateJournal | None = None  # once the bot's id is known
+        self.handlers = Handlers(commands, self.rights, self.intake, notice_timeout=notice_timeout)
         self.errors = ErrorHandler(
             self.rights, self.notify, conflict_notice_every=conflict_notice_every
         )
@@ -125,8 +147,19 @@ class TelegramFrontEnd:
             raise self._start_error(exc) from None
         try:
             self.commands.bot_username = app.bot.username
+            self._open_journal()
             await self._publish_commands()
             await app.start()
+            if self.journal is not None:
+                await recover(
+                    self.journal,
+                    self.updates,
+                    app.bot,
+                    self.commands,
+                    self.rights,
+                    drop=self.settings.drop_pending_updates,
+                    notice_timeout=self.notice_timeout,
+                )
             assert app.updater is not None
             await app.updater.start_polling(
                 timeout=timedelta(seconds=self.poll_timeout),
@@ -150,12 +183,39 @@ class TelegramFrontEnd:
             "dropping" if self.settings.drop_pending_updates else "keeping",
         )
 
+    async def stop_commands(self) -> None:
+        """Stop taking commands, in bounded time (idempotent); `notify` still works.
+
+        Polling stops; updates fetched but not started stay in the journal for
+        the next start; commands in flight get `stop_grace` seconds, then are
+        cut off and their chats told.
+        """
+        app = self.application
+        began = time.monotonic()
+        if app.updater is not None and app.updater.running:
+            try:
+                await app.updater.stop()
+            except Exception:
+                log.exception("error while stopping polling")
+        not_dispatched = self.updates.discard_all()  # they stay queued in the journal
+        in_line, cut_off = await self.intake.stop(
+            self.stop_grace, notice_time=self.notice_timeout + 1.0
+        )
+        if not_dispatched or in_line or cut_off:
+            log.warning(
+                "stopped taking Telegram commands in %.1f s: %d kept for the next start, "
+                "%d cut off after %.1f s",
+                time.monotonic() - began,
+                not_dispatched + in_line,
+                cut_off,
+                self.stop_grace,
+            )
+
     async def stop(self) -> None:
-        """Stop polling, let a command in flight finish, close connections (idempotent)."""
+        """Stop taking commands (bounded), then stop PTB and close connections (idempotent)."""
+        await self.stop_commands()
         app = self.application
         steps = []
-        if app.updater is not None and app.updater.running:
-            steps.append(app.updater.stop)
         if app.running:
             steps.append(app.stop)
         steps.append(app.shutdown)
@@ -208,6 +268,8 @@ class TelegramFrontEnd:
             .get_updates_request(self._requests[1])
             .rate_limiter(AIORateLimiter(max_retries=max_retries))
             .job_queue(None)
+            .update_queue(self.updates)
+            .concurrent_updates(self.intake)
         )
         if self.settings.api_base_url:
             builder = builder.base_url(self.settings.api_base_url)
@@ -237,6 +299,14 @@ class TelegramFrontEnd:
                 await request.shutdown()
             except Exception:
                 log.debug("closing a Bot API connection pool failed", exc_info=True)
+
+    def _open_journal(self) -> None:
+        try:
+            self.journal = UpdateJournal(self.commands.store.db, self.application.bot.id)
+        except Exception:  # no journal: commands still run, only restart safety is lost
+            log.exception("cannot open the Telegram update journal; going on without it")
+            return
+        self.updates.journal = self.intake.journal = self.journal
 
     def _polling_error(self, error: TelegramError) -> None:
         # Called by the polling loop (not a coroutine): hand over to the error handler.

@@ -14,21 +14,33 @@
 - `Handlers.membership`: the bot was added to, promoted in or removed from a
   chat; logged with the chat id (how an operator finds a channel's id).
 
+Updates run side by side (`intake.py`). A command and a Confirm press take
+their place in the command layer's line first thing, before anything is
+awaited, so their arrival order is kept where it matters. A command cut off
+by a stop after it started is answered with what it may have left behind.
+
 Errors are not caught here: they reach the one error handler (`errors.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import TypeVar
 
-from telegram import Message, Update
+from telegram import Bot, CallbackQuery, Message, Update
 from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.commands.layer import CommandLayer
+from bot.commands.ordering import Ticket
 from bot.commands.types import Pending, Reply, Rights
+from bot.telegram.intake import UpdateIntake
 from bot.telegram.principals import RightsPolicy
 from bot.telegram.replies import (
     CONFIRM,
@@ -49,7 +61,9 @@ _T = TypeVar("_T")
 _MEMORY = 1000  # questions remembered (the layer keeps them 5 minutes)
 _STALE_BUTTON = "This button is no longer valid."
 _ALREADY_SETTLED = "Already done."
+_STOPPING = "Not done: the bot is stopping. Nothing was changed."
 _ANSWER_MAX = 200  # Telegram's limit for a callback query answer
+NOTICE_TIMEOUT = 3.0  # seconds to tell a chat its command was interrupted (the bot is stopping)
 
 
 def _addressed_elsewhere(text: str, username: str | None) -> bool:
@@ -69,11 +83,21 @@ def _start_as_help(text: str) -> str:
 class Handlers:
     """The callbacks the front end registers on its `Application`."""
 
-    def __init__(self, commands: CommandLayer, rights: RightsPolicy) -> None:
+    def __init__(
+        self,
+        commands: CommandLayer,
+        rights: RightsPolicy,
+        intake: UpdateIntake,
+        *,
+        notice_timeout: float = NOTICE_TIMEOUT,
+    ) -> None:
         self.commands = commands
         self.rights = rights
+        self.intake = intake
+        self.notice_timeout = notice_timeout
         self._asked: OrderedDict[str, int] = OrderedDict()  # token -> chat of its buttons
         self._settled: OrderedDict[str, None] = OrderedDict()
+        self._pressing: dict[str, _PressLine] = {}  # presses on one question, one at a time
 
     async def command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -81,8 +105,13 @@ class Handlers:
             return  # a linked channel's post copied into its discussion group runs once, there
         if _addressed_elsewhere(message.text, context.bot.username):
             return
-        principal = await self.rights.of_message(message)
-        outcome = await self.commands.execute(_start_as_help(message.text), principal)
+        text = _start_as_help(message.text)
+        ticket = self.intake.hold(update, self.commands.admit(text))  # before any await
+        async with self._in_line(ticket, context.bot, message):
+            principal = await self.rights.of_message(message)
+            outcome = await self.commands.execute(
+                text, principal, ticket=ticket, sent_at=message.date
+            )
         if isinstance(outcome, Pending):
             _remember(self._asked, outcome.token, message.chat_id)
             await send_text(
@@ -105,12 +134,29 @@ class Handlers:
             await query.answer(_STALE_BUTTON)
             return
         verb, token = button
+        async with self._one_at_a_time(token):
+            await self._settle(update, context, query, message, verb, token)
+
+    async def _settle(
+        self,
+        update: Update,
+        context: ContextTypes.DEFAULT_TYPE,
+        query: CallbackQuery,
+        message: Message,
+        verb: str,
+        token: str,
+    ) -> None:
         if token in self._settled:  # a second press on a settled question changes nothing
             await query.answer(_ALREADY_SETTLED)
             return
-        principal = await self.rights.of_press(query)
-        settle = self.commands.confirm if verb == CONFIRM else self.commands.cancel
-        reply = await settle(token, principal)  # the layer checks and audits the press too
+        if verb == CONFIRM:  # the layer checks and audits the press too
+            ticket = self.intake.hold(update, self.commands.admit_confirmation(token))
+            async with self._in_line(ticket, context.bot, message, press=query):
+                principal = await self.rights.of_press(query)
+                reply = await self.commands.confirm(token, principal, ticket=ticket)
+        else:
+            principal = await self.rights.of_press(query)
+            reply = await self.commands.cancel(token, principal)
         asked_in = self._asked.get(token, message.chat_id)
         if principal.rights < Rights.ADMIN or asked_in != message.chat_id:
             await query.answer(reply.text[:_ANSWER_MAX])  # "not allowed": buttons stay
@@ -132,6 +178,60 @@ class Handlers:
         log.info(
             "the bot is now %s in %s %r (id %s)%s", status, chat.type, chat.title, chat.id, hint
         )
+
+    @asynccontextmanager
+    async def _one_at_a_time(self, token: str) -> AsyncIterator[None]:
+        """Presses on one question are handled in the order they came, one at a time.
+
+        Updates run side by side, and a double press must not see the question
+        half settled (the second one is then "Already done.").
+        """
+        line = self._pressing.setdefault(token, _PressLine())
+        line.users += 1
+        try:
+            async with line.lock:  # free: no wait, so a first press keeps its place
+                yield
+        finally:
+            line.users -= 1
+            if not line.users:
+                del self._pressing[token]
+
+    @asynccontextmanager
+    async def _in_line(
+        self, ticket: Ticket, bot: Bot, message: Message, *, press: CallbackQuery | None = None
+    ) -> AsyncIterator[None]:
+        """Leave the line however the block ends; if a stop cut it off, say what that means.
+
+        A command cut off before it started says nothing: it runs after the
+        restart. A press does not outlive a restart (confirmations do not), so
+        it is answered now.
+        """
+        try:
+            yield
+        except asyncio.CancelledError:
+            if ticket.started:
+                text = self.commands.interrupted_text(ticket.label, changes=ticket.claim.changes)
+                reply = send_text(bot, message.chat_id, text, reply_to=message.message_id)
+                await self._bounded(reply)
+            elif press is not None:
+                await self._bounded(press.answer(_STOPPING))
+            raise
+        finally:
+            ticket.release()
+
+    async def _bounded(self, telling: Awaitable[object]) -> None:
+        """Tell a chat something while the bot stops: within `notice_timeout`, never raising."""
+        try:
+            async with asyncio.timeout(self.notice_timeout):
+                await telling
+        except (TelegramError, TimeoutError) as exc:
+            log.warning("could not tell a chat that the bot is stopping (%s)", exc)
+
+
+@dataclass
+class _PressLine:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 def _remember(memory: OrderedDict[str, _T], token: str, value: _T) -> None:
