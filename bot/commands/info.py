@@ -9,6 +9,7 @@ from bot import __version__
 from bot.commands.context import Context
 from bot.commands.explain import explain
 from bot.commands.types import Reply
+from bot.user_text import ascii_int
 from bot.whatsapp.errors import PilotError
 from jobs.report import local_time
 from jobs.views import job_views, upcoming
@@ -73,11 +74,9 @@ def _scheduler_lines(ctx: Context) -> list[str]:
 
 
 async def show_log(ctx: Context, args: list[str]) -> Reply:
-    limit = LOG_DEFAULT
-    if args:
-        if not args[0].isdigit() or not 1 <= int(args[0]) <= LOG_MAX:
-            return Reply.failed(f"Give a number of entries from 1 to {LOG_MAX}, e.g. /log 20")
-        limit = int(args[0])
+    limit = ascii_int(args[0]) if args else LOG_DEFAULT
+    if limit is None or not 1 <= limit <= LOG_MAX:
+        return Reply.failed(f"Give a number of entries from 1 to {LOG_MAX}, e.g. /log 20")
     entries = ctx.store.recent_audit(limit)
     if not entries:
         return Reply("The audit log is empty.")

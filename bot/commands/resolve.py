@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from bot.user_text import is_ascii_digits
 from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
 from bot.whatsapp.models import GroupSummary
@@ -131,7 +132,7 @@ class GroupDirectory:
     def _direct_id(text: str) -> str | None:
         if GROUP_ID_PATTERN.fullmatch(text):
             return text
-        if text.isdigit() and len(text) >= 10:
+        if is_ascii_digits(text) and len(text) >= 10:
             return f"{text}@g.us"
         return None
 
