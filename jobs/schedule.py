@@ -191,7 +191,7 @@ class CronSchedule(Schedule):
             try:
                 CronTrigger(timezone=UTC, **{name: value})
             except ValueError as exc:
-                raise ValueError(f"{shown}: {name}: {excerpt(str(exc), 120)}") from None
+                raise ValueError(f"{shown}: {name}: {excerpt(str(exc), 80)}") from None
         # Standard cron: both day fields restricted -> either may match.
         if not day.startswith("*") and not weekday.startswith("*"):
             variants = [{"day": day, "day_of_week": "*"}, {"day": "*", "day_of_week": weekdays}]

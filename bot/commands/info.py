@@ -9,12 +9,13 @@ from bot import __version__
 from bot.commands.context import Context
 from bot.commands.explain import explain
 from bot.commands.types import Reply
-from bot.user_text import ascii_int
+from bot.user_text import ascii_int, excerpt
 from bot.whatsapp.errors import PilotError
 from jobs.report import local_time
 from jobs.views import job_views, upcoming
 
 LOG_DEFAULT, LOG_MAX = 10, 100
+LOG_COMMAND_CHARS = 80  # each command shown, at most (the audit log keeps 1,000)
 
 
 async def help_command(ctx: Context, args: list[str]) -> Reply:
@@ -81,7 +82,9 @@ async def show_log(ctx: Context, args: list[str]) -> Reply:
     if not entries:
         return Reply("The audit log is empty.")
     lines = [
-        f"{e.at:%Y-%m-%d %H:%M:%S} {e.chat} {e.who}: {e.command} -> {e.outcome}" for e in entries
+        f"{e.at:%Y-%m-%d %H:%M:%S} {e.chat} {e.who}: {excerpt(e.command, LOG_COMMAND_CHARS)} "
+        f"-> {e.outcome}"
+        for e in entries
     ]
     return Reply("\n".join(lines))
 

@@ -23,6 +23,7 @@ from bot.commands.parsing import ParseError, split_args
 from bot.commands.resolve import ALL, ResolveError
 from bot.config import problems_from_errors
 from bot.jobconfig import JobConfig
+from bot.user_text import excerpt
 from bot.whatsapp.errors import PilotError
 from jobs.schedule import AtSchedule, load_zone
 
@@ -52,7 +53,7 @@ def _when(words: list[str]) -> tuple[dict[str, Any], int] | str:
         return {first: words[1]}, 2
     if len(words[0].split()) < 2:
         return (
-            f"cannot read the schedule '{words[0]}': quote a cron expression "
+            f"cannot read the schedule '{excerpt(words[0])}': quote a cron expression "
             '("0 9 * * mon-fri"), or write every <duration> or at <ISO time>'
         )
     return {"cron": words[0]}, 1
@@ -72,9 +73,9 @@ async def _target(ctx: Context, word: str) -> tuple[str, str] | str:
     except ResolveError as exc:
         return str(exc)
     except PilotError as exc:
-        return f"cannot check the target '{word}': {explain(exc)}"
+        return f"cannot check the target '{excerpt(word)}': {explain(exc)}"
     if not refs:
-        return f"'{word}' has no groups"
+        return f"'{excerpt(word)}' has no groups"
     key = word.strip().lower()
     if key == ALL or key in ctx.directory.aliases() or key in ctx.directory.targets:
         count = f"{len(refs)} group{'s' if len(refs) != 1 else ''} now"
@@ -107,7 +108,7 @@ async def parse_schedule(ctx: Context, name: str, rest: str) -> ScheduleRequest 
     if action == "send" and not (text or "").strip():
         return "give the text to send after the target"
     if action == "reset-invite" and text:
-        return f"reset-invite takes only a target; remove '{text}'"
+        return f"reset-invite takes only a target; remove '{excerpt(text)}'"
     zone = ctx.settings.scheduler.timezone
     data: dict[str, Any] = {
         "name": name,
