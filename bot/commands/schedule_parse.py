@@ -23,7 +23,7 @@ from bot.commands.parsing import ParseError, split_args
 from bot.commands.resolve import ALL, ResolveError
 from bot.config import problems_from_errors
 from bot.jobconfig import JobConfig
-from bot.user_text import excerpt
+from bot.user_text import EXCERPT_CHARS, excerpt
 from bot.whatsapp.errors import PilotError
 from jobs.schedule import AtSchedule, load_zone
 
@@ -60,10 +60,16 @@ def _when(words: list[str]) -> tuple[dict[str, Any], int] | str:
 
 
 def _problems(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in loc) or 'job'}: {reason}"
-        for loc, reason in problems_from_errors(exc.errors())
-    )
+    """The job model's complaints; one that quotes a long value quotes an excerpt instead."""
+    errors = exc.errors()
+    found: list[str] = []
+    for error, (loc, reason) in zip(errors, problems_from_errors(errors), strict=True):
+        value = error.get("input")
+        if isinstance(value, str) and len(value) > EXCERPT_CHARS:
+            short = excerpt(value)
+            reason = reason.replace(repr(value), repr(short)).replace(value, short)
+        found.append(f"{'.'.join(str(p) for p in loc) or 'job'}: {reason}")
+    return "; ".join(found)
 
 
 async def _target(ctx: Context, word: str) -> tuple[str, str] | str:
