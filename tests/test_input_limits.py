@@ -180,6 +180,10 @@ LONG = "q" * 4000  # within the cap: the longest word a command can carry
         f"/unalias {LONG}",  # no such runtime alias
         f"/add sales 12ab{LONG}",  # not a phone number
         f"/log {LONG}",
+        f"/group {'9' * 4000}",  # digits: read as a group id when they look like one
+        f"/send {'9' * 4000} hello",
+        f"/group {'x' * 4000}@g.us",
+        f"/send {'x' * 4000}@g.us hello",
     ],
 )
 async def test_replies_quote_long_input_as_an_excerpt(
@@ -189,7 +193,8 @@ async def test_replies_quote_long_input_as_an_excerpt(
     assert not reply.ok
     assert not reply.text.startswith("Internal error"), reply.text
     assert len(reply.text) < SHORT_REPLY, reply.text
-    assert LONG[: EXCERPT_CHARS + 1] not in reply.text
+    for long_run in (LONG, "9" * 4000, "x" * 4000):
+        assert long_run[: EXCERPT_CHARS + 1] not in reply.text
 
 
 @pytest.fixture

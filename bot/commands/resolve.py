@@ -21,6 +21,9 @@ from bot.whatsapp.models import GroupSummary
 
 ALL = "all"
 _MAX_CANDIDATES = 8
+# Group ids are about 30 characters (120363123456789012@g.us, or the older
+# <phone>-<timestamp>@g.us); a longer word is not read as one.
+_MAX_GROUP_ID_CHARS = 64
 
 
 class ResolveError(LookupError):
@@ -132,6 +135,8 @@ class GroupDirectory:
 
     @staticmethod
     def _direct_id(text: str) -> str | None:
+        if len(text) > _MAX_GROUP_ID_CHARS:  # a name then: replies quote ids in full
+            return None
         if GROUP_ID_PATTERN.fullmatch(text):
             return text
         if is_ascii_digits(text) and len(text) >= 10:
