@@ -182,6 +182,7 @@ LONG = "q" * 4000  # within the cap: the longest word a command can carry
         f"/log {LONG}",
         f"/group {'9' * 4000}",  # digits: read as a group id when they look like one
         f"/send {'9' * 4000} hello",
+        f"/send {'9' * (EXCERPT_CHARS + 1)} hello",
         f"/group {'x' * 4000}@g.us",
         f"/send {'x' * 4000}@g.us hello",
     ],
@@ -193,7 +194,7 @@ async def test_replies_quote_long_input_as_an_excerpt(
     assert not reply.ok
     assert not reply.text.startswith("Internal error"), reply.text
     assert len(reply.text) < SHORT_REPLY, reply.text
-    for long_run in (LONG, "9" * 4000, "x" * 4000):
+    for long_run in (LONG, "9" * (EXCERPT_CHARS + 1), "x" * 4000):
         assert long_run[: EXCERPT_CHARS + 1] not in reply.text
 
 

@@ -21,9 +21,9 @@ from bot.whatsapp.models import GroupSummary
 
 ALL = "all"
 _MAX_CANDIDATES = 8
-# Group ids are about 30 characters (120363123456789012@g.us, or the older
+# Group ids are under 30 characters (120363123456789012@g.us, or the older
 # <phone>-<timestamp>@g.us); a longer word is not read as one.
-_MAX_GROUP_ID_CHARS = 64
+_MAX_GROUP_ID_CHARS = 48
 
 
 class ResolveError(LookupError):
