@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import ADMIN, STRANGER, VIEWER, clean_env
+from fake_bot_api import TOKEN, FakeBotApi, eventually, user
 from scheduler_kit import Harness, HarnessFactory
 
 from bot.commands.catalog import build_registry
@@ -28,10 +29,12 @@ from bot.commands.layer import CommandLayer
 from bot.commands.parsing import ParseError, split_args, split_command
 from bot.commands.resolve import ResolveError
 from bot.commands.types import Pending, Principal, Reply, Rights
+from bot.config import Settings, TelegramSettings
 from bot.console import Console, LineReader
 from bot.durations import parse_duration
 from bot.sandbox import SandboxServerThread
 from bot.store import Store
+from bot.telegram import TelegramFrontEnd
 from bot.user_text import EXCERPT_CHARS, MAX_COMMAND_CHARS, excerpt
 from jobs.schedule import CronSchedule, parse_at
 
@@ -142,6 +145,30 @@ async def test_console_refuses_a_megabyte_line_and_goes_on(layer: CommandLayer) 
     assert REFUSAL in printed
     assert "Commands you can use:" in printed  # the next line still runs
     assert len(printed) < 4000
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_telegram_refuses_an_overlong_message(
+    settings: Settings, layer: CommandLayer, sandbox_server: SandboxServerThread, store: Store
+) -> None:
+    # Telegram itself stops at 4,096 characters; the bot does not rely on it.
+    admin = user(1001, "ana")
+    with FakeBotApi() as fake:
+        telegram = TelegramSettings(token=TOKEN, api_base_url=fake.base_url, admins=[admin["id"]])
+        frontend = TelegramFrontEnd(telegram, layer, poll_timeout=1.0)
+        await frontend.start()
+        try:
+            asked = fake.private_message(admin, "/send sales " + "x" * 5_000)
+            answer = await eventually(
+                lambda: [m for m in fake.sent(admin["id"]) if m.get("reply_to_message_id")]
+            )
+        finally:
+            await frontend.stop()
+    assert [m["text"] for m in answer] == [REFUSAL]
+    assert answer[0]["reply_to_message_id"] == asked["message_id"]
+    assert sandbox_server.sandbox.sent_messages == []
+    [row] = store.recent_audit(10)
+    assert row.outcome == "unparseable"
 
 
 def test_exec_refuses_a_long_argument(tmp_path: Path) -> None:
