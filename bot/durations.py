@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.user_text import ascii_int, excerpt, is_ascii_digits
+from bot.usertext import ascii_int, excerpt, is_ascii_digits
 
 __all__ = ["format_duration", "parse_duration"]
 
@@ -35,7 +35,7 @@ def parse_duration(text: str) -> timedelta:
     compact = text.strip()
     if compact == "0":
         return timedelta(0)
-    shown = f"invalid duration {excerpt(text)!r}"
+    shown = f"invalid duration {excerpt(text)}"
     if not compact:
         raise ValueError(f"{shown}: empty; {_HINT}")
 
@@ -51,7 +51,7 @@ def parse_duration(text: str) -> timedelta:
             raise ValueError(f"{shown}: {_HINT}")
         number, unit = match.groups()
         if unit not in _UNITS:
-            raise ValueError(f"{shown}: unknown unit {excerpt(unit)!r}; {_HINT}")
+            raise ValueError(f"{shown}: unknown unit {excerpt(unit)}; {_HINT}")
         rank = ranks.index(unit)
         if rank <= previous_rank:
             raise ValueError(

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.durations import format_duration
-from bot.user_text import ascii_int, excerpt
+from bot.usertext import ascii_int, excerpt, one_line, shorten
 
 if TYPE_CHECKING:
     from bot.config import JobConfig
@@ -135,7 +135,7 @@ def _weekday_number(token: str, *, end: bool) -> int:
     if number is not None:
         return number
     if token not in _WEEKDAYS:
-        raise ValueError(f"unknown weekday {excerpt(token)!r} (use mon..sun or 0-7)")
+        raise ValueError(f"unknown weekday {excerpt(token)} (use mon..sun or 0-7)")
     number = _WEEKDAYS.index(token)
     return 7 if end and number == 0 else number  # "sat-sun", "mon-sun" read naturally
 
@@ -147,10 +147,10 @@ def _weekday_expression(field: str) -> str:
         match = _WEEKDAY_ITEM.match(item)
         step = ascii_int(match[4]) if match and match[4] else 1
         if match is None or step is None:
-            raise ValueError(f"weekday: cannot read {excerpt(item)!r}")
+            raise ValueError(f"weekday: cannot read {excerpt(item)}")
         star, first, last, step_text = match.groups()
         if step < 1:
-            raise ValueError(f"weekday: step must be at least 1 in {excerpt(item)!r}")
+            raise ValueError(f"weekday: step must be at least 1 in {excerpt(item)}")
         if star:
             low, high = 0, 6
         else:
@@ -158,7 +158,7 @@ def _weekday_expression(field: str) -> str:
             # "a/n" runs from a to the end of the week, as in "a-sat/n".
             high = _weekday_number(last, end=True) if last is not None else 6 if step_text else low
             if low > high:
-                raise ValueError(f"weekday: range {excerpt(item)!r} runs backwards")
+                raise ValueError(f"weekday: range {excerpt(item)} runs backwards")
         days.update(day % 7 for day in range(low, high + 1, step))
     if len(days) == 7:
         return "*"
@@ -172,7 +172,7 @@ class CronSchedule(Schedule):
     def __init__(self, expression: str, zone: ZoneInfo) -> None:
         super().__init__(zone)
         fields = expression.split()
-        shown = f"cron {excerpt(' '.join(fields))!r}"
+        shown = f"cron {excerpt(' '.join(fields))}"
         if len(fields) != 5:
             raise ValueError(
                 f"{shown} needs 5 fields (minute hour day month weekday), got {len(fields)}"
@@ -191,7 +191,7 @@ class CronSchedule(Schedule):
             try:
                 CronTrigger(timezone=UTC, **{name: value})
             except ValueError as exc:
-                raise ValueError(f"{shown}: {name}: {excerpt(str(exc), 80)}") from None
+                raise ValueError(f"{shown}: {name}: {shorten(one_line(str(exc)), 80)}") from None
         # Standard cron: both day fields restricted -> either may match.
         if not day.startswith("*") and not weekday.startswith("*"):
             variants = [{"day": day, "day_of_week": "*"}, {"day": "*", "day_of_week": weekdays}]
@@ -267,16 +267,16 @@ def parse_at(value: str | datetime) -> datetime:
     if isinstance(value, datetime):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"at: expected an ISO 8601 date and time, got {excerpt(repr(value))}")
+        raise ValueError(f"at: expected an ISO 8601 date and time, got {excerpt(value)}")
     text = value.strip()
     example = "e.g. 2026-12-01T09:00 or 2026-12-01T09:00:00-03:00"
     if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-        raise ValueError(f"at {excerpt(value)!r} has no time of day: {example}")
+        raise ValueError(f"at {excerpt(value)} has no time of day: {example}")
     try:
         return datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(
-            f"at {excerpt(value)!r} is not an ISO 8601 date and time: {example}"
+            f"at {excerpt(value)} is not an ISO 8601 date and time: {example}"
         ) from None
 
 

@@ -33,7 +33,7 @@ from bot.commands.types import Outcome, Pending, Principal, Reply
 from bot.config import load_config
 from bot.sandbox import Sandbox, SandboxTransport
 from bot.store import Store
-from bot.user_text import EXCERPT_CHARS
+from bot.usertext import EXCERPT_LENGTH
 from bot.whatsapp import RetryPolicy, WhatsAppClient
 from jobs.scheduler import JobScheduler
 
@@ -126,7 +126,7 @@ LONG_CHARS = "qQz9٣ \"'\n"
 SEPARATORS = [" ", "  ", "\n", "\t", "\u00a0", "\u2028", "\u3000", "\u200b", ""]
 
 long_words = st.builds(
-    lambda ch, n: ch * n, st.sampled_from(LONG_CHARS), st.integers(EXCERPT_CHARS, 5_000)
+    lambda ch, n: ch * n, st.sampled_from(LONG_CHARS), st.integers(EXCERPT_LENGTH, 5_000)
 )
 known_words = st.sampled_from(KNOWN_WORDS)
 words = st.one_of(
@@ -177,7 +177,7 @@ random_lines = st.one_of(
 
 def long_runs(text: str) -> list[str]:
     """Runs of one repeated non-blank character longer than an excerpt."""
-    return [m.group(0) for m in re.finditer(rf"(\S)\1{{{EXCERPT_CHARS},}}", text)]
+    return [m.group(0) for m in re.finditer(rf"(\S)\1{{{EXCERPT_LENGTH},}}", text)]
 
 
 def addressed_to_another_bot(text: str) -> bool:
@@ -209,7 +209,7 @@ def check(bench: Bench, text: str) -> None:
         if not outcome.ok:
             assert len(outcome.text) <= MAX_FAILURE_CHARS, (text[:200], outcome.text[:2000])
             for run in long_runs(text):
-                assert run[: EXCERPT_CHARS + 1] not in outcome.text, outcome.text[:300]
+                assert run[: EXCERPT_LENGTH + 1] not in outcome.text, outcome.text[:300]
 
 
 @FUZZ

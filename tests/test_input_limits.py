@@ -35,7 +35,7 @@ from bot.durations import parse_duration
 from bot.sandbox import SandboxServerThread
 from bot.store import Store
 from bot.telegram import TelegramFrontEnd
-from bot.user_text import EXCERPT_CHARS, MAX_COMMAND_CHARS, excerpt
+from bot.usertext import EXCERPT_LENGTH, MAX_COMMAND_CHARS
 from jobs.schedule import CronSchedule, parse_at
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def reply_of(outcome: Reply | Pending) -> Reply:
 
 def assert_quoted_only_as_excerpt(text: str, typed: str) -> None:
     assert len(text) < SHORT_REPLY, text
-    assert typed[: EXCERPT_CHARS + 1] not in text
+    assert typed[: EXCERPT_LENGTH + 1] not in text
     assert "…" in text
 
 
@@ -209,7 +209,7 @@ LONG = "q" * 4000  # within the cap: the longest word a command can carry
         f"/log {LONG}",
         f"/group {'9' * 4000}",  # digits: read as a group id when they look like one
         f"/send {'9' * 4000} hello",
-        f"/send {'9' * (EXCERPT_CHARS + 1)} hello",
+        f"/send {'9' * (EXCERPT_LENGTH + 1)} hello",
         f"/group {'x' * 4000}@g.us",
         f"/send {'x' * 4000}@g.us hello",
     ],
@@ -221,8 +221,8 @@ async def test_replies_quote_long_input_as_an_excerpt(
     assert not reply.ok
     assert not reply.text.startswith("Internal error"), reply.text
     assert len(reply.text) < SHORT_REPLY, reply.text
-    for long_run in (LONG, "9" * (EXCERPT_CHARS + 1), "x" * 4000):
-        assert long_run[: EXCERPT_CHARS + 1] not in reply.text
+    for long_run in (LONG, "9" * (EXCERPT_LENGTH + 1), "x" * 4000):
+        assert long_run[: EXCERPT_LENGTH + 1] not in reply.text
 
 
 @pytest.fixture
@@ -256,7 +256,7 @@ async def test_job_command_replies_quote_long_input_as_an_excerpt(bot: Harness, 
     assert not reply.ok
     assert not reply.text.startswith("Internal error"), reply.text
     assert len(reply.text) < SHORT_REPLY, reply.text
-    assert LONG[: EXCERPT_CHARS + 1] not in reply.text
+    assert LONG[: EXCERPT_LENGTH + 1] not in reply.text
     assert bot.scheduler.book.all() == []  # nothing was scheduled
 
 
@@ -306,27 +306,29 @@ def test_schedule_errors_quote_an_excerpt(parse: Callable[[str], object]) -> Non
     assert_quoted_only_as_excerpt(str(caught.value), HUGE)
 
 
-# -- the excerpt ----------------------------------------------------------------------------------
+# -- what is quoted is one line, without control characters ---------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("text", "shown"),
+    "text",
     [
-        ("sales", "sales"),
-        ("", ""),
-        ("x" * EXCERPT_CHARS, "x" * EXCERPT_CHARS),
-        ("x" * (EXCERPT_CHARS + 1), "x" * (EXCERPT_CHARS - 1) + "…"),
-        ("a\nb\tc\r\nd", "a b c  d"),
-        ("bell\x07 esc\x1b[2J", "bell\ufffd esc\ufffd[2J"),
-        ("abc\u202edcba", "abc\ufffddcba"),
-        ("Olá 🎉 ١٢", "Olá 🎉 ١٢"),
+        "/x\x1b[2J",  # not a command name
+        '/group "a\x1b[2Jb"',
+        '/group "line one\nline two"',
+        '/alias "\x07\u202e" sales',
+        '/unalias "\x1b]0;owned\x07"',
+        '/add sales "12\x1bab"',
     ],
 )
-def test_excerpt(text: str, shown: str) -> None:
-    assert excerpt(text) == shown
-    assert len(excerpt(text)) <= EXCERPT_CHARS
+async def test_quoted_input_has_no_control_characters(layer: CommandLayer, text: str) -> None:
+    reply = reply_of(await layer.execute(text, ADMIN))
+    assert not reply.ok
+    assert "\n" not in reply.text
+    assert not any(ch in reply.text for ch in "\x1b\x07\u202e"), reply.text
 
 
-def test_excerpt_of_a_megabyte_is_short() -> None:
-    shown = excerpt("\n" * MEGABYTE, 20)
-    assert shown == " " * 19 + "…"
+async def test_log_shows_each_command_on_one_line(layer: CommandLayer) -> None:
+    await layer.execute("/send nosuch line one\nline two\x1b[2J", ADMIN)
+    reply = reply_of(await layer.execute("/log", VIEWER))
+    [line] = reply.text.splitlines()
+    assert "/send nosuch line one\\nline two\\x1b[2J -> failed" in line

@@ -24,7 +24,7 @@ from bot.durations import parse_duration
 from bot.lock import _read_pid
 from bot.sandbox import SandboxServerThread
 from bot.store import Store
-from bot.user_text import ascii_int, is_ascii_digits
+from bot.usertext import ascii_int, is_ascii_digits
 from jobs.schedule import CronSchedule, parse_at
 
 # Digits that are not 0-9: superscript (isdigit, not decimal), Arabic-Indic,

@@ -9,7 +9,7 @@ from bot import __version__
 from bot.commands.context import Context
 from bot.commands.explain import explain
 from bot.commands.types import Reply
-from bot.user_text import ascii_int, excerpt
+from bot.usertext import ascii_int, one_line, shorten
 from bot.whatsapp.errors import PilotError
 from jobs.report import local_time
 from jobs.views import job_views, upcoming
@@ -82,11 +82,15 @@ async def show_log(ctx: Context, args: list[str]) -> Reply:
     if not entries:
         return Reply("The audit log is empty.")
     lines = [
-        f"{e.at:%Y-%m-%d %H:%M:%S} {e.chat} {e.who}: {excerpt(e.command, LOG_COMMAND_CHARS)} "
-        f"-> {e.outcome}"
+        f"{e.at:%Y-%m-%d %H:%M:%S} {e.chat} {e.who}: {_logged(e.command)} -> {e.outcome}"
         for e in entries
     ]
     return Reply("\n".join(lines))
+
+
+def _logged(command: str) -> str:
+    """A command from the audit log on one line, cut to LOG_COMMAND_CHARS."""
+    return shorten(one_line(command), LOG_COMMAND_CHARS)
 
 
 def _short(delta: timedelta) -> str:

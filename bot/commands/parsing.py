@@ -18,7 +18,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from bot.user_text import MAX_COMMAND_CHARS, excerpt
+from bot.usertext import MAX_COMMAND_CHARS, excerpt
 
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z][A-Za-z0-9_-]*)(?:@(?P<bot>[A-Za-z0-9_]+))?$")
 
@@ -58,7 +58,7 @@ def split_command(text: str) -> CommandLine:
     if match is None:
         if not stripped.startswith("/"):
             raise ParseError("Commands start with /, e.g. /help")
-        raise ParseError(f"{excerpt(head)!r} is not a command name; try /help")
+        raise ParseError(f"{excerpt(head)} is not a command name; try /help")
     return CommandLine(
         name=match["name"].lower(), addressed_to=match["bot"], rest=rest.strip(), text=stripped
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.commands.types import Reply, Rights
-from bot.user_text import excerpt
+from bot.usertext import one_line, shorten
 
 if TYPE_CHECKING:
     from bot.commands.context import Confirmation, Context
@@ -72,7 +72,7 @@ class Registry:
 
     def unknown_text(self, name: str, rights: Rights) -> str:
         suggestions = self.suggest(name, rights)
-        shown = excerpt(name)
+        shown = shorten(one_line(name))
         if suggestions:
             options = " or ".join(f"/{s}" for s in suggestions)
             return f"Unknown command /{shown}. Did you mean {options}?"

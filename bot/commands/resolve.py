@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bot.user_text import excerpt, is_ascii_digits
+from bot.usertext import excerpt, is_ascii_digits
 from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
 from bot.whatsapp.models import GroupSummary
@@ -115,7 +115,7 @@ class GroupDirectory:
             return GroupRef(group_id, await self.name_of(group_id))
         if text.lower() in self._targets or text.lower() == ALL:
             raise ResolveError(
-                f"'{excerpt(text)}' names a list of groups; this command takes one group."
+                f"{excerpt(text)} names a list of groups; this command takes one group."
             )
         return await self._by_name(text)
 
@@ -156,10 +156,10 @@ class GroupDirectory:
                 f" and {len(found) - _MAX_CANDIDATES} more" if len(found) > _MAX_CANDIDATES else ""
             )
             raise ResolveError(
-                f"'{excerpt(text)}' matches {len(found)} groups: {listed}{more}. "
+                f"{excerpt(text)} matches {len(found)} groups: {listed}{more}. "
                 "Use the id or an alias, or more of the name."
             )
         names = [g.name for g in groups if g.name]
         close = difflib.get_close_matches(text, names, n=_MAX_CANDIDATES, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else " See /groups or /aliases."
-        raise ResolveError(f"No group, alias or target called '{excerpt(text)}'.{hint}")
+        raise ResolveError(f"No group, alias or target called {excerpt(text)}.{hint}")

@@ -23,7 +23,7 @@ from bot.commands.parsing import ParseError, split_args
 from bot.commands.resolve import ALL, ResolveError
 from bot.config import problems_from_errors
 from bot.jobconfig import JobConfig
-from bot.user_text import EXCERPT_CHARS, excerpt
+from bot.usertext import EXCERPT_LENGTH, excerpt, one_line, shorten
 from bot.whatsapp.errors import PilotError
 from jobs.schedule import AtSchedule, load_zone
 
@@ -53,7 +53,7 @@ def _when(words: list[str]) -> tuple[dict[str, Any], int] | str:
         return {first: words[1]}, 2
     if len(words[0].split()) < 2:
         return (
-            f"cannot read the schedule '{excerpt(words[0])}': quote a cron expression "
+            f"cannot read the schedule {excerpt(words[0])}: quote a cron expression "
             '("0 9 * * mon-fri"), or write every <duration> or at <ISO time>'
         )
     return {"cron": words[0]}, 1
@@ -65,9 +65,9 @@ def _problems(exc: ValidationError) -> str:
     found: list[str] = []
     for error, (loc, reason) in zip(errors, problems_from_errors(errors), strict=True):
         value = error.get("input")
-        if isinstance(value, str) and len(value) > EXCERPT_CHARS:
-            short = excerpt(value)
-            reason = reason.replace(repr(value), repr(short)).replace(value, short)
+        if isinstance(value, str) and len(value) > EXCERPT_LENGTH:
+            reason = reason.replace(repr(value), excerpt(value))
+            reason = reason.replace(value, shorten(one_line(value)))
         found.append(f"{'.'.join(str(p) for p in loc) or 'job'}: {reason}")
     return "; ".join(found)
 
@@ -79,9 +79,9 @@ async def _target(ctx: Context, word: str) -> tuple[str, str] | str:
     except ResolveError as exc:
         return str(exc)
     except PilotError as exc:
-        return f"cannot check the target '{excerpt(word)}': {explain(exc)}"
+        return f"cannot check the target {excerpt(word)}: {explain(exc)}"
     if not refs:
-        return f"'{excerpt(word)}' has no groups"
+        return f"{excerpt(word)} has no groups"
     key = word.strip().lower()
     if key == ALL or key in ctx.directory.aliases() or key in ctx.directory.targets:
         count = f"{len(refs)} group{'s' if len(refs) != 1 else ''} now"
@@ -114,7 +114,7 @@ async def parse_schedule(ctx: Context, name: str, rest: str) -> ScheduleRequest 
     if action == "send" and not (text or "").strip():
         return "give the text to send after the target"
     if action == "reset-invite" and text:
-        return f"reset-invite takes only a target; remove '{excerpt(text)}'"
+        return f"reset-invite takes only a target; remove {excerpt(text)}"
     zone = ctx.settings.scheduler.timezone
     data: dict[str, Any] = {
         "name": name,

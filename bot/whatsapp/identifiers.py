@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import phonenumbers
 
-from bot.user_text import excerpt
+from bot.usertext import excerpt
 from bot.whatsapp.errors import InvalidGroupId, InvalidNumber
 
 GROUP_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+@g\.us$")
@@ -49,7 +49,7 @@ def normalize_number(text: str, default_region: str = "BR") -> str:
     if raw.startswith("00"):
         raw = "+" + raw[2:]
     if not raw or not _NUMBER_CHARS.fullmatch(raw):
-        raise InvalidNumber(f"{excerpt(text)!r} is not a phone number", value=text)
+        raise InvalidNumber(f"{excerpt(text)} is not a phone number", value=text)
     digits = re.sub(r"\D", "", raw)
     # Bare digits that already carry a country code (5511999999999) parse as
     # international numbers; with the region they would gain a second code.
@@ -58,7 +58,7 @@ def normalize_number(text: str, default_region: str = "BR") -> str:
     try:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidNumber(f"{excerpt(text)!r} is not a phone number ({exc})", value=text) from exc
+        raise InvalidNumber(f"{excerpt(text)} is not a phone number ({exc})", value=text) from exc
     if not phonenumbers.is_possible_number(parsed):
         shown = excerpt(text)
         raise InvalidNumber(f"{shown!r} is not a possible phone number for its country", value=text)
