@@ -24,6 +24,18 @@ _MAX_CANDIDATES = 8
 # Group ids are under 30 characters (120363123456789012@g.us, or the older
 # <phone>-<timestamp>@g.us); a longer word is not read as one.
 _MAX_GROUP_ID_CHARS = 48
+_MIN_ID_DIGITS = 10  # fewer digits are a name (or a mistake), not an id
+
+
+def group_id_in(word: str) -> str | None:
+    """The group id `word` spells (the id, or its digits 0-9), else None: it is a name."""
+    if len(word) > _MAX_GROUP_ID_CHARS:  # a name then: replies quote ids in full
+        return None
+    if GROUP_ID_PATTERN.fullmatch(word):
+        return word
+    if is_ascii_digits(word) and len(word) >= _MIN_ID_DIGITS:
+        return f"{word}@g.us"
+    return None
 
 
 class ResolveError(LookupError):
@@ -106,7 +118,7 @@ class GroupDirectory:
         text = word.strip()
         if not text:
             raise ResolveError("Give a group: an id, an alias or a name.")
-        direct = self._direct_id(text)
+        direct = group_id_in(text)
         if direct is not None:
             return GroupRef(direct, await self.name_of(direct))
         aliases = self.aliases()
@@ -124,7 +136,7 @@ class GroupDirectory:
         text = word.strip().lower()
         if text == ALL:
             return [GroupRef(g.id, g.name) for g in await self.groups()]
-        direct = self._direct_id(word.strip())
+        direct = group_id_in(word.strip())
         if direct is None and text not in self.aliases() and text in self._targets:
             refs: dict[str, GroupRef] = {}
             for member in self._targets[text]:
@@ -132,16 +144,6 @@ class GroupDirectory:
                 refs.setdefault(ref.id, ref)
             return list(refs.values())
         return [await self.resolve_group(word)]
-
-    @staticmethod
-    def _direct_id(text: str) -> str | None:
-        if len(text) > _MAX_GROUP_ID_CHARS:  # a name then: replies quote ids in full
-            return None
-        if GROUP_ID_PATTERN.fullmatch(text):
-            return text
-        if is_ascii_digits(text) and len(text) >= 10:
-            return f"{text}@g.us"
-        return None
 
     async def _by_name(self, text: str) -> GroupRef:
         groups = await self.groups()
