@@ -38,6 +38,9 @@ PROMPT = "grouppilot> "
 CONFIRM_PROMPT = "Confirm? [y/N] "
 _YES = frozenset({"y", "yes"})
 _CLEAR_LINE = "\r\x1b[2K"
+# Far past what the command layer accepts (MAX_COMMAND_CHARS): a longer line
+# is still refused there, and its excess is never held in memory.
+MAX_LINE_CHARS = 1 << 20
 
 
 def is_yes(answer: str | None) -> bool:
@@ -65,7 +68,10 @@ class LineReader:
     `readline` returns one line without its line ending, or None at end of
     input (EOF, or the descriptor is closed or unreadable; a process started
     with stdin closed has none). Bytes are decoded
-    as UTF-8; undecodable bytes become U+FFFD rather than an error.
+    as UTF-8; undecodable bytes become U+FFFD rather than an error. A line
+    is kept to its first `MAX_LINE_CHARS` characters (the command layer
+    refuses anything past 4,096 anyway), and reading one is linear in its
+    length, so a runaway paste cannot hold the event loop or fill the memory.
     """
 
     def __init__(self, fd: int = 0) -> None:
@@ -103,7 +109,7 @@ class LineReader:
 
     def _pump(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pending = ""
+        line = _LineBuffer()
 
         def deliver(item: str | None) -> bool:
             try:
@@ -121,16 +127,40 @@ class LineReader:
                 log.debug("stdin unreadable (%s): treated as end of input", exc)
                 chunk = b""
             if not chunk:
-                pending += decoder.decode(b"", final=True)
-                if pending:
-                    deliver(pending.rstrip("\r"))
+                line.add(decoder.decode(b"", final=True))
+                if line:
+                    deliver(line.take())
                 deliver(None)
                 return
-            pending += decoder.decode(chunk)
-            *lines, pending = pending.split("\n")
-            for line in lines:
-                if not deliver(line.rstrip("\r")):
+            *ends, rest = decoder.decode(chunk).split("\n")
+            for end in ends:
+                line.add(end)
+                if not deliver(line.take()):
                     return
+            line.add(rest)
+
+
+class _LineBuffer:
+    """The line being read, in pieces (joined once, at its end), at most MAX_LINE_CHARS."""
+
+    def __init__(self) -> None:
+        self._pieces: list[str] = []
+        self._size = 0
+
+    def add(self, text: str) -> None:
+        room = MAX_LINE_CHARS - self._size
+        if text and room > 0:
+            self._pieces.append(text[:room])
+            self._size += min(len(text), room)
+
+    def take(self) -> str:
+        """The whole line without its line ending; the buffer starts afresh."""
+        text = "".join(self._pieces).rstrip("\r")
+        self._pieces, self._size = [], 0
+        return text
+
+    def __bool__(self) -> bool:
+        return self._size > 0
 
 
 class Console:

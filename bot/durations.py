@@ -15,10 +15,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from bot.usertext import ascii_int, excerpt, is_ascii_digits
+
 __all__ = ["format_duration", "parse_duration"]
 
 _UNITS: dict[str, int] = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
-_PART = re.compile(r"(\d+)\s*([a-zA-Z]+)")
+_PART = re.compile(r"([0-9]+)\s*([a-zA-Z]+)")  # ASCII digits only: \d matches "٣" too
 _HINT = 'use a number and a unit s, m, h or d, e.g. "30s", "15m", "2h", "1d" or "1h30m"'
 
 
@@ -33,8 +35,9 @@ def parse_duration(text: str) -> timedelta:
     compact = text.strip()
     if compact == "0":
         return timedelta(0)
+    shown = f"invalid duration {excerpt(text)}"
     if not compact:
-        raise ValueError(f"invalid duration {text!r}: empty; {_HINT}")
+        raise ValueError(f"{shown}: empty; {_HINT}")
 
     seconds = 0
     position = 0
@@ -42,21 +45,23 @@ def parse_duration(text: str) -> timedelta:
     ranks = list(_UNITS)
     while position < len(compact):
         match = _PART.match(compact, position)
-        if match is None and compact[position:].isdigit():
-            raise ValueError(f"invalid duration {text!r}: missing unit; {_HINT}")
+        if match is None and is_ascii_digits(compact[position:]):
+            raise ValueError(f"{shown}: missing unit; {_HINT}")
         if match is None:
-            raise ValueError(f"invalid duration {text!r}: {_HINT}")
+            raise ValueError(f"{shown}: {_HINT}")
         number, unit = match.groups()
         if unit not in _UNITS:
-            raise ValueError(f"invalid duration {text!r}: unknown unit {unit!r}; {_HINT}")
+            raise ValueError(f"{shown}: unknown unit {excerpt(unit)}; {_HINT}")
         rank = ranks.index(unit)
         if rank <= previous_rank:
             raise ValueError(
-                f"invalid duration {text!r}: units must go from largest to smallest, "
-                "each at most once (e.g. 1h30m)"
+                f"{shown}: units must go from largest to smallest, each at most once (e.g. 1h30m)"
             )
         previous_rank = rank
-        seconds += int(number) * _UNITS[unit]
+        amount = ascii_int(number)
+        if amount is None:
+            raise ValueError(f"{shown}: too long")
+        seconds += amount * _UNITS[unit]
         position = match.end()
         while position < len(compact) and compact[position].isspace():
             position += 1
@@ -64,7 +69,7 @@ def parse_duration(text: str) -> timedelta:
     try:
         return timedelta(seconds=seconds)
     except OverflowError:
-        raise ValueError(f"invalid duration {text!r}: too long") from None
+        raise ValueError(f"{shown}: too long") from None
 
 
 def format_duration(value: timedelta) -> str:

@@ -5,14 +5,29 @@
 show something, and it may not carry control characters. :func:`excerpt`
 quotes a value the way ``repr`` does, but never more than a few dozen
 characters of it, so a 100 KB value in a config file or a command does not
-become a 100 KB error message.
+become a 100 KB error message. A command is at most :data:`MAX_COMMAND_CHARS`.
+
+Numbers typed as text are the ASCII digits 0-9 only (:func:`ascii_int`,
+:func:`is_ascii_digits`; regexes use ``[0-9]``, never ``\\d``): ``"²".isdigit()``
+is true and ``int("²")`` fails, ``int()`` quietly reads ``"٣"`` (Arabic-Indic)
+and ``"１"`` (fullwidth) and accepts ``" 5"``, ``"+5"`` and ``"1_000"``, and it
+refuses more than 4,300 digits.
 """
 
 from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["EXCERPT_LENGTH", "excerpt", "message_text_problem", "one_line", "shorten"]
+__all__ = [
+    "EXCERPT_LENGTH",
+    "MAX_COMMAND_CHARS",
+    "ascii_int",
+    "excerpt",
+    "is_ascii_digits",
+    "message_text_problem",
+    "one_line",
+    "shorten",
+]
 
 EXCERPT_LENGTH = 60  # characters of a value quoted back in an error message
 
@@ -79,3 +94,29 @@ def _invisible(char: str) -> bool:
         or unicodedata.category(char) in _INVISIBLE_CATEGORIES
         or "VARIATION SELECTOR" in unicodedata.name(char, "")
     )
+
+
+# -- commands and numbers ------------------------------------------------------------
+
+# Telegram's own limit for a message; the console and `exec` get the same one.
+MAX_COMMAND_CHARS = 4096
+
+
+def is_ascii_digits(text: str) -> bool:
+    """True when ``text`` is one or more of the digits 0-9 and nothing else."""
+    return text.isascii() and text.isdigit()
+
+
+def ascii_int(text: str, *, max_digits: int = 18) -> int | None:
+    """The value of ``text`` written with the digits 0-9 only, else None.
+
+    No sign, no spaces, no underscores. Leading zeros are fine; a value with
+    more than ``max_digits`` significant digits is None too, so callers never
+    meet Python's limit on digits or an absurd number.
+    """
+    if not is_ascii_digits(text):
+        return None
+    significant = text.lstrip("0") or "0"
+    if len(significant) > max_digits:
+        return None
+    return int(significant)

@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.durations import format_duration
+from bot.usertext import ascii_int, excerpt, one_line, shorten
 from bot.zones import load_zone
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # index = cron number
-_WEEKDAY_ITEM = re.compile(r"^(?:(\*)|([0-7]|[a-z]{3})(?:-([0-7]|[a-z]{3}))?)(?:/(\d+))?$")
+_WEEKDAY_ITEM = re.compile(r"^(?:(\*)|([0-7]|[a-z]{3})(?:-([0-7]|[a-z]{3}))?)(?:/([0-9]+))?$")
 _ONE_SECOND = timedelta(seconds=1)
 
 
@@ -121,10 +122,11 @@ class Schedule(ABC):
 
 
 def _weekday_number(token: str, *, end: bool) -> int:
-    if token.isdigit():
-        return int(token)
+    number = ascii_int(token)
+    if number is not None:
+        return number
     if token not in _WEEKDAYS:
-        raise ValueError(f"unknown weekday {token!r} (use mon..sun or 0-7)")
+        raise ValueError(f"unknown weekday {excerpt(token)} (use mon..sun or 0-7)")
     number = _WEEKDAYS.index(token)
     return 7 if end and number == 0 else number  # "sat-sun", "mon-sun" read naturally
 
@@ -134,12 +136,12 @@ def _weekday_expression(field: str) -> str:
     days: set[int] = set()
     for item in field.lower().split(","):
         match = _WEEKDAY_ITEM.match(item)
-        if match is None:
-            raise ValueError(f"weekday: cannot read {item!r}")
+        step = ascii_int(match[4]) if match and match[4] else 1
+        if match is None or step is None:
+            raise ValueError(f"weekday: cannot read {excerpt(item)}")
         star, first, last, step_text = match.groups()
-        step = int(step_text) if step_text else 1
         if step < 1:
-            raise ValueError(f"weekday: step must be at least 1 in {item!r}")
+            raise ValueError(f"weekday: step must be at least 1 in {excerpt(item)}")
         if star:
             low, high = 0, 6
         else:
@@ -147,7 +149,7 @@ def _weekday_expression(field: str) -> str:
             # "a/n" runs from a to the end of the week, as in "a-sat/n".
             high = _weekday_number(last, end=True) if last is not None else 6 if step_text else low
             if low > high:
-                raise ValueError(f"weekday: range {item!r} runs backwards")
+                raise ValueError(f"weekday: range {excerpt(item)} runs backwards")
         days.update(day % 7 for day in range(low, high + 1, step))
     if len(days) == 7:
         return "*"
@@ -161,23 +163,26 @@ class CronSchedule(Schedule):
     def __init__(self, expression: str, zone: ZoneInfo) -> None:
         super().__init__(zone)
         fields = expression.split()
+        shown = f"cron {excerpt(' '.join(fields))}"
         if len(fields) != 5:
             raise ValueError(
-                f"cron {expression!r} needs 5 fields (minute hour day month weekday), "
-                f"got {len(fields)}"
+                f"{shown} needs 5 fields (minute hour day month weekday), got {len(fields)}"
             )
+        if not all(field.isascii() for field in fields):
+            # APScheduler reads any script's digits ("٣" as 3): only 0-9 here.
+            raise ValueError(f"{shown}: use the digits 0-9, names such as mon, and * , - /")
         self.expression = " ".join(fields)
         minute, hour, day, month, weekday = fields
         try:
             weekdays = _weekday_expression(weekday)
         except ValueError as exc:
-            raise ValueError(f"cron {self.expression!r}: {exc}") from None
+            raise ValueError(f"{shown}: {exc}") from None
         values = {"minute": minute, "hour": hour, "day": day, "month": month}
         for name, value in values.items():
             try:
                 CronTrigger(timezone=UTC, **{name: value})
             except ValueError as exc:
-                raise ValueError(f"cron {self.expression!r}: {name}: {exc}") from None
+                raise ValueError(f"{shown}: {name}: {shorten(one_line(str(exc)), 80)}") from None
         # Standard cron: both day fields restricted -> either may match.
         if not day.startswith("*") and not weekday.startswith("*"):
             variants = [{"day": day, "day_of_week": "*"}, {"day": "*", "day_of_week": weekdays}]
@@ -253,15 +258,17 @@ def parse_at(value: str | datetime) -> datetime:
     if isinstance(value, datetime):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"at: expected an ISO 8601 date and time, got {value!r}")
+        raise ValueError(f"at: expected an ISO 8601 date and time, got {excerpt(value)}")
     text = value.strip()
     example = "e.g. 2026-12-01T09:00 or 2026-12-01T09:00:00-03:00"
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise ValueError(f"at {value!r} has no time of day: {example}")
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        raise ValueError(f"at {excerpt(value)} has no time of day: {example}")
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"at {value!r} is not an ISO 8601 date and time: {example}") from None
+        raise ValueError(
+            f"at {excerpt(value)} is not an ISO 8601 date and time: {example}"
+        ) from None
 
 
 class AtSchedule(Schedule):

@@ -11,6 +11,7 @@ import re
 from bot.commands.context import Context
 from bot.commands.resolve import ALL
 from bot.commands.types import Reply
+from bot.usertext import excerpt
 
 _NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 
@@ -18,7 +19,8 @@ _NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 async def set_alias(ctx: Context, args: list[str]) -> Reply:
     name = args[0].lower()
     if not _NAME.fullmatch(name):
-        return Reply.failed(f"'{args[0]}' cannot be an alias: use 1-40 of a-z, 0-9, '-' and '_'.")
+        shown = excerpt(args[0])
+        return Reply.failed(f"{shown} cannot be an alias: use 1-40 of a-z, 0-9, '-' and '_'.")
     if name == ALL:
         return Reply.failed("'all' is reserved: it means every group of the number.")
     if name in ctx.directory.config_aliases:
@@ -37,7 +39,7 @@ async def remove_alias(ctx: Context, args: list[str]) -> Reply:
     if name in ctx.directory.config_aliases:
         return Reply.failed(f"'{name}' is a config alias and is read-only; edit the config.")
     if not ctx.store.remove_alias(name):
-        return Reply.failed(f"There is no runtime alias called '{name}'. See /aliases.")
+        return Reply.failed(f"There is no runtime alias called {excerpt(name)}. See /aliases.")
     return Reply(f"Alias {name} removed.")
 
 

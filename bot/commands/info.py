@@ -9,11 +9,13 @@ from bot import __version__
 from bot.commands.context import Context
 from bot.commands.explain import explain
 from bot.commands.types import Reply
+from bot.usertext import ascii_int, one_line, shorten
 from bot.whatsapp.errors import PilotError
 from jobs.report import local_time
 from jobs.views import job_views, upcoming
 
 LOG_DEFAULT, LOG_MAX = 10, 100
+LOG_COMMAND_CHARS = 80  # each command shown, at most (the audit log keeps 1,000)
 
 
 async def help_command(ctx: Context, args: list[str]) -> Reply:
@@ -73,18 +75,22 @@ def _scheduler_lines(ctx: Context) -> list[str]:
 
 
 async def show_log(ctx: Context, args: list[str]) -> Reply:
-    limit = LOG_DEFAULT
-    if args:
-        if not args[0].isdigit() or not 1 <= int(args[0]) <= LOG_MAX:
-            return Reply.failed(f"Give a number of entries from 1 to {LOG_MAX}, e.g. /log 20")
-        limit = int(args[0])
+    limit = ascii_int(args[0]) if args else LOG_DEFAULT
+    if limit is None or not 1 <= limit <= LOG_MAX:
+        return Reply.failed(f"Give a number of entries from 1 to {LOG_MAX}, e.g. /log 20")
     entries = ctx.store.recent_audit(limit)
     if not entries:
         return Reply("The audit log is empty.")
     lines = [
-        f"{e.at:%Y-%m-%d %H:%M:%S} {e.chat} {e.who}: {e.command} -> {e.outcome}" for e in entries
+        f"{e.at:%Y-%m-%d %H:%M:%S} {e.chat} {e.who}: {_logged(e.command)} -> {e.outcome}"
+        for e in entries
     ]
     return Reply("\n".join(lines))
+
+
+def _logged(command: str) -> str:
+    """A command from the audit log on one line, cut to LOG_COMMAND_CHARS."""
+    return shorten(one_line(command), LOG_COMMAND_CHARS)
 
 
 def _short(delta: timedelta) -> str:

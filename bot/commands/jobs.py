@@ -22,6 +22,7 @@ from bot.commands.context import Confirmation, Context
 from bot.commands.schedule_parse import ScheduleRequest, parse_schedule
 from bot.commands.types import Reply
 from bot.durations import format_duration
+from bot.usertext import excerpt
 from jobs.definitions import DefinitionError
 from jobs.report import history_line, local_time, run_report, should_report
 from jobs.scheduler import JobNotFound, JobScheduler, SchedulerNotRunning
@@ -69,9 +70,9 @@ def _not_found(ctx: Context, name: str) -> str:
     names = [view.name for view in job_views(_scheduler(ctx))]
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     if close:
-        return f"No job called '{name}'. Did you mean {' or '.join(close)}?"
+        return f"No job called {excerpt(name)}. Did you mean {' or '.join(close)}?"
     listed = ", ".join(names) if names else "none yet"
-    return f"No job called '{name}'. Jobs: {listed}."
+    return f"No job called {excerpt(name)}. Jobs: {listed}."
 
 
 def _view(ctx: Context, name: str) -> JobView:

@@ -5,6 +5,10 @@ and Telegram's `/cmd@BotName` form is accepted. A command that ends in free
 text (`/send <target> <text…>`) splits only its leading words: the message is
 kept as typed, line breaks and apostrophes included (`Don't` would otherwise
 be an unclosed quote). A message typed entirely in quotes loses its quotes.
+
+A line longer than `MAX_COMMAND_CHARS` (Telegram's own limit) is refused
+before any of this: shlex takes seconds on a megabyte, on the event loop that
+the scheduler shares. Errors quote the typed text only as a short excerpt.
 """
 
 from __future__ import annotations
@@ -14,7 +18,12 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from bot.usertext import MAX_COMMAND_CHARS, excerpt
+
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z][A-Za-z0-9_-]*)(?:@(?P<bot>[A-Za-z0-9_]+))?$")
+
+
+TOO_LONG = f"Commands can be at most {MAX_COMMAND_CHARS:,} characters long; nothing was run."
 
 
 class ParseError(ValueError):
@@ -38,6 +47,8 @@ _UNICODE_SPACES = re.compile(r"[^\S\n\r\t ]")
 
 def split_command(text: str) -> CommandLine:
     """Find `/name[@Bot]` at the start of `text`, or raise ParseError."""
+    if len(text) > MAX_COMMAND_CHARS:
+        raise ParseError(TOO_LONG)
     stripped = _UNICODE_SPACES.sub(" ", text).strip()
     if not stripped:
         raise ParseError("Type a command, e.g. /help")
@@ -47,7 +58,7 @@ def split_command(text: str) -> CommandLine:
     if match is None:
         if not stripped.startswith("/"):
             raise ParseError("Commands start with /, e.g. /help")
-        raise ParseError(f"{head!r} is not a command name; try /help")
+        raise ParseError(f"{excerpt(head)} is not a command name; try /help")
     return CommandLine(
         name=match["name"].lower(), addressed_to=match["bot"], rest=rest.strip(), text=stripped
     )
@@ -58,6 +69,8 @@ def split_args(rest: str, *, free_text_after: int | None = None) -> list[str]:
 
     The remainder, if any, is one last element (omitted when empty).
     """
+    if len(rest) > MAX_COMMAND_CHARS:  # split_command refuses these first; never shlex them
+        raise ParseError(TOO_LONG)
     if free_text_after is None:
         try:
             return shlex.split(rest)

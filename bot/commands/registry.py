@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.commands.types import Reply, Rights
+from bot.usertext import one_line, shorten
 
 if TYPE_CHECKING:
     from bot.commands.context import Confirmation, Context
@@ -81,10 +82,11 @@ class Registry:
 
     def unknown_text(self, name: str, rights: Rights) -> str:
         suggestions = self.suggest(name, rights)
+        shown = shorten(one_line(name))
         if suggestions:
             options = " or ".join(f"/{s}" for s in suggestions)
-            return f"Unknown command /{name}. Did you mean {options}?"
-        return f"Unknown command /{name}. Type /help for the list."
+            return f"Unknown command /{shown}. Did you mean {options}?"
+        return f"Unknown command /{shown}. Type /help for the list."
 
     def help_text(self, rights: Rights) -> str:
         lines = ["Commands you can use:"]

@@ -14,12 +14,28 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from bot.usertext import excerpt, is_ascii_digits
 from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
 from bot.whatsapp.models import GroupSummary
 
 ALL = "all"
 _MAX_CANDIDATES = 8
+# Group ids are under 30 characters (120363123456789012@g.us, or the older
+# <phone>-<timestamp>@g.us); a longer word is not read as one.
+_MAX_GROUP_ID_CHARS = 48
+_MIN_ID_DIGITS = 10  # fewer digits are a name (or a mistake), not an id
+
+
+def group_id_in(word: str) -> str | None:
+    """The group id `word` spells (the id, or its digits 0-9), else None: it is a name."""
+    if len(word) > _MAX_GROUP_ID_CHARS:  # a name then: replies quote ids in full
+        return None
+    if GROUP_ID_PATTERN.fullmatch(word):
+        return word
+    if is_ascii_digits(word) and len(word) >= _MIN_ID_DIGITS:
+        return f"{word}@g.us"
+    return None
 
 
 class ResolveError(LookupError):
@@ -102,7 +118,7 @@ class GroupDirectory:
         text = word.strip()
         if not text:
             raise ResolveError("Give a group: an id, an alias or a name.")
-        direct = self._direct_id(text)
+        direct = group_id_in(text)
         if direct is not None:
             return GroupRef(direct, await self.name_of(direct))
         aliases = self.aliases()
@@ -110,7 +126,9 @@ class GroupDirectory:
             group_id = aliases[text.lower()]
             return GroupRef(group_id, await self.name_of(group_id))
         if text.lower() in self._targets or text.lower() == ALL:
-            raise ResolveError(f"'{text}' names a list of groups; this command takes one group.")
+            raise ResolveError(
+                f"{excerpt(text)} names a list of groups; this command takes one group."
+            )
         return await self._by_name(text)
 
     async def resolve_target(self, word: str) -> list[GroupRef]:
@@ -118,7 +136,7 @@ class GroupDirectory:
         text = word.strip().lower()
         if text == ALL:
             return [GroupRef(g.id, g.name) for g in await self.groups()]
-        direct = self._direct_id(word.strip())
+        direct = group_id_in(word.strip())
         if direct is None and text not in self.aliases() and text in self._targets:
             refs: dict[str, GroupRef] = {}
             for member in self._targets[text]:
@@ -126,14 +144,6 @@ class GroupDirectory:
                 refs.setdefault(ref.id, ref)
             return list(refs.values())
         return [await self.resolve_group(word)]
-
-    @staticmethod
-    def _direct_id(text: str) -> str | None:
-        if GROUP_ID_PATTERN.fullmatch(text):
-            return text
-        if text.isdigit() and len(text) >= 10:
-            return f"{text}@g.us"
-        return None
 
     async def _by_name(self, text: str) -> GroupRef:
         groups = await self.groups()
@@ -148,10 +158,10 @@ class GroupDirectory:
                 f" and {len(found) - _MAX_CANDIDATES} more" if len(found) > _MAX_CANDIDATES else ""
             )
             raise ResolveError(
-                f"'{text}' matches {len(found)} groups: {listed}{more}. "
+                f"{excerpt(text)} matches {len(found)} groups: {listed}{more}. "
                 "Use the id or an alias, or more of the name."
             )
         names = [g.name for g in groups if g.name]
         close = difflib.get_close_matches(text, names, n=_MAX_CANDIDATES, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else " See /groups or /aliases."
-        raise ResolveError(f"No group, alias or target called '{text}'.{hint}")
+        raise ResolveError(f"No group, alias or target called {excerpt(text)}.{hint}")

@@ -23,6 +23,7 @@ from bot.commands.parsing import ParseError, split_args
 from bot.commands.resolve import ALL, ResolveError
 from bot.config import problems_from_errors
 from bot.jobconfig import JobConfig
+from bot.usertext import EXCERPT_LENGTH, excerpt, one_line, shorten
 from bot.whatsapp.errors import PilotError
 from bot.zones import load_zone
 from jobs.schedule import AtSchedule
@@ -53,17 +54,23 @@ def _when(words: list[str]) -> tuple[dict[str, Any], int] | str:
         return {first: words[1]}, 2
     if len(words[0].split()) < 2:
         return (
-            f"cannot read the schedule '{words[0]}': quote a cron expression "
+            f"cannot read the schedule {excerpt(words[0])}: quote a cron expression "
             '("0 9 * * mon-fri"), or write every <duration> or at <ISO time>'
         )
     return {"cron": words[0]}, 1
 
 
 def _problems(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in loc) or 'job'}: {reason}"
-        for loc, reason in problems_from_errors(exc.errors())
-    )
+    """The job model's complaints; one that quotes a long value quotes an excerpt instead."""
+    errors = exc.errors()
+    found: list[str] = []
+    for error, (loc, reason) in zip(errors, problems_from_errors(errors), strict=True):
+        value = error.get("input")
+        if isinstance(value, str) and len(value) > EXCERPT_LENGTH:
+            reason = reason.replace(repr(value), excerpt(value))
+            reason = reason.replace(value, shorten(one_line(value)))
+        found.append(f"{'.'.join(str(p) for p in loc) or 'job'}: {reason}")
+    return "; ".join(found)
 
 
 async def _target(ctx: Context, word: str) -> tuple[str, str] | str:
@@ -73,9 +80,9 @@ async def _target(ctx: Context, word: str) -> tuple[str, str] | str:
     except ResolveError as exc:
         return str(exc)
     except PilotError as exc:
-        return f"cannot check the target '{word}': {explain(exc)}"
+        return f"cannot check the target {excerpt(word)}: {explain(exc)}"
     if not refs:
-        return f"'{word}' has no groups"
+        return f"{excerpt(word)} has no groups"
     key = word.strip().lower()
     if key == ALL or key in ctx.directory.aliases() or key in ctx.directory.targets:
         count = f"{len(refs)} group{'s' if len(refs) != 1 else ''} now"
@@ -108,7 +115,7 @@ async def parse_schedule(ctx: Context, name: str, rest: str) -> ScheduleRequest 
     if action == "send" and not (text or "").strip():
         return "give the text to send after the target"
     if action == "reset-invite" and text:
-        return f"reset-invite takes only a target; remove '{text}'"
+        return f"reset-invite takes only a target; remove {excerpt(text)}"
     zone = ctx.settings.scheduler.timezone
     data: dict[str, Any] = {
         "name": name,

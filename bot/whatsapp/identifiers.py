@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import phonenumbers
 
+from bot.usertext import excerpt
 from bot.whatsapp.errors import InvalidGroupId, InvalidNumber
 
 GROUP_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+@g\.us$")
@@ -84,7 +85,7 @@ class PhoneNumber:
         if raw.startswith("00"):
             raw = "+" + raw[2:]
         if not raw or not _NUMBER_CHARS.fullmatch(raw):
-            raise InvalidNumber(f"{text!r} is not a phone number", value=text)
+            raise InvalidNumber(f"{excerpt(text)} is not a phone number", value=text)
         if raw.startswith("+"):
             parsed = _parsed(raw, None, text)
         else:
@@ -94,7 +95,7 @@ class PhoneNumber:
         reason = phonenumbers.is_possible_number_with_reason(parsed)
         if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
             raise InvalidNumber(
-                f"{text!r} is not a possible phone number for its country", value=text
+                f"{excerpt(text)} is not a possible phone number for its country", value=text
             )
         e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
         return cls(e164.removeprefix("+"))
@@ -119,7 +120,7 @@ def _parsed(raw: str, region: str | None, text: str) -> phonenumbers.PhoneNumber
     try:
         return phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidNumber(f"{text!r} is not a phone number ({exc})", value=text) from exc
+        raise InvalidNumber(f"{excerpt(text)} is not a phone number ({exc})", value=text) from exc
 
 
 def _has_country_code(digits: str) -> bool:
