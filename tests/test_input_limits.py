@@ -332,3 +332,14 @@ async def test_log_shows_each_command_on_one_line(layer: CommandLayer) -> None:
     reply = reply_of(await layer.execute("/log", VIEWER))
     [line] = reply.text.splitlines()
     assert "/send nosuch line one\\nline two\\x1b[2J -> failed" in line
+
+
+@pytest.mark.parametrize("needle", [LONG, "zz\x1b[2Jq\x9b"])
+async def test_groups_filter_is_quoted_as_a_short_clean_excerpt(
+    layer: CommandLayer, needle: str
+) -> None:
+    reply = reply_of(await layer.execute(f"/groups {needle}", VIEWER))
+    assert reply.text.startswith("No group matches")
+    assert len(reply.text) < SHORT_REPLY, reply.text
+    assert LONG[: EXCERPT_LENGTH + 1] not in reply.text
+    assert not any(ch in reply.text for ch in "\x1b\x9b"), reply.text

@@ -25,14 +25,11 @@ from collections.abc import Mapping
 from bot.commands.ordering import ALL_GROUPS, GROUP_LIST, Claim
 from bot.commands.parsing import ParseError, split_args, split_command
 from bot.commands.registry import Registry
-from bot.commands.resolve import ALL, GroupDirectory
-from bot.whatsapp.identifiers import GROUP_ID_PATTERN
+from bot.commands.resolve import ALL, GroupDirectory, group_id_in
 
 __all__ = ["claim_of", "group_key", "job_key", "word_key"]
 
 log = logging.getLogger(__name__)
-
-_MIN_ID_DIGITS = 10  # as `GroupDirectory`: bare digits this long are a group id
 
 
 def group_key(group_id: str) -> str:
@@ -78,10 +75,9 @@ def _word_keys(
     if lower == ALL:
         return {ALL_GROUPS}
     keys = {word_key(text)}
-    if GROUP_ID_PATTERN.fullmatch(text):
-        keys.add(group_key(text))
-    elif text.isdigit() and len(text) >= _MIN_ID_DIGITS:
-        keys.add(group_key(f"{text}@g.us"))
+    group_id = group_id_in(text)  # the same rule resolution uses
+    if group_id is not None:
+        keys.add(group_key(group_id))
     elif lower in aliases:
         keys.add(group_key(aliases[lower]))
     elif lower in targets and depth == 0:  # targets list aliases and ids, never targets

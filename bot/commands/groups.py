@@ -8,6 +8,7 @@ from bot.commands.context import Confirmation, Context
 from bot.commands.explain import explain_unconfirmed_reset
 from bot.commands.resolve import GroupRef
 from bot.commands.types import Reply
+from bot.usertext import excerpt
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 
 _ROLE_ORDER = {"superadmin": 0, "admin": 1, "member": 2}
@@ -19,7 +20,8 @@ async def list_groups(ctx: Context, args: list[str]) -> Reply:
     shown = [g for g in groups if needle in g.name.casefold() or needle in g.id]
     if not shown:
         if needle:
-            return Reply(f"No group matches '{' '.join(args)}' ({len(groups)} groups in all).")
+            shown_needle = excerpt(" ".join(args))
+            return Reply(f"No group matches {shown_needle} ({len(groups)} groups in all).")
         return Reply("This number is in no groups yet. Create one with /create.")
     lines = [
         f"{g.name or '(no name)'} — {g.id}" for g in sorted(shown, key=lambda g: g.name.casefold())
