@@ -51,7 +51,7 @@ from pydantic_settings import (
 )
 
 from bot.envvars import unused_variable_warnings
-from bot.jobconfig import NAME, JobConfig, render_text
+from bot.jobconfig import NAME, NAME_RULE, JobConfig, render_text
 from bot.usertext import excerpt, one_line, shorten
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
 from bot.zones import load_zone
@@ -246,7 +246,7 @@ def _name_problem(name: str, what: str) -> str | None:
     if name.lower() == RESERVED:
         return f"the name {RESERVED!r} is reserved (it means every group of the number)"
     if not NAME.fullmatch(name):
-        return f"{what} {excerpt(name)}: use only a-z, 0-9, '-' and '_'"
+        return f"{what} {excerpt(name)}: {NAME_RULE}"
     return None
 
 

@@ -37,9 +37,11 @@ from bot.usertext import excerpt, message_text_problem
 from bot.zones import load_zone
 from jobs.schedule import CronSchedule, parse_at
 
-__all__ = ["NAME", "PLACEHOLDERS", "Duration", "JobConfig", "render_text"]
+__all__ = ["NAME", "NAME_RULE", "PLACEHOLDERS", "Duration", "JobConfig", "render_text"]
 
-NAME = re.compile(r"^[a-z0-9_-]+$")
+# Job, alias and target names: one rule for the config and for chat.
+NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
+NAME_RULE = "use 1-40 of a-z, 0-9, '-' and '_'"
 
 # Bounds of a job's times and durations: generous for real use, and each keeps the scheduler's
 # arithmetic (run time + window, + jitter, sleeps) far from datetime's limits.
@@ -122,9 +124,7 @@ class JobConfig(BaseModel):
     @classmethod
     def _check_name(cls, value: str) -> str:
         if not NAME.fullmatch(value):
-            raise ValueError(
-                f"{excerpt(value)}: use only a-z, 0-9, '-' and '_' (e.g. morning-sales)"
-            )
+            raise ValueError(f"{excerpt(value)}: {NAME_RULE} (e.g. morning-sales)")
         return value
 
     @field_validator("cron")

@@ -506,6 +506,20 @@ def test_all_is_reserved(write: Callable[[str], Path], snippet: str, path: str) 
     assert any(p.startswith(f"{path}: ") and "reserved" in p for p in problems), problems
 
 
+@pytest.mark.parametrize(
+    ("snippet", "path"),
+    [
+        (f'[groups]\n{"a" * 41} = "120363123456789012@g.us"', "groups." + "a" * 41),
+        (f'[groups]\ns = "1@g.us"\n[targets]\n{"t" * 41} = ["s"]', "targets." + "t" * 41),
+    ],
+)
+def test_alias_and_target_names_follow_the_chat_rule(
+    write: Callable[[str], Path], snippet: str, path: str
+) -> None:
+    problems = problems_of(write(snippet + "\n"))
+    assert any("use 1-40 of a-z" in p for p in problems), problems
+
+
 def test_all_is_a_valid_job_target(write: Callable[[str], Path]) -> None:
     settings = load_config(write(BASE + JOB.replace('["all-sales"]', '["all", "sales", "9@g.us"]')))
     assert settings.jobs[0].targets == ["all", "sales", "9@g.us"]

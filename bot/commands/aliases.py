@@ -6,21 +6,17 @@ A runtime alias may not shadow a config alias, a target, or `all`.
 
 from __future__ import annotations
 
-import re
-
 from bot.commands.context import Context
 from bot.commands.resolve import ALL
 from bot.commands.types import Reply
+from bot.jobconfig import NAME, NAME_RULE
 from bot.usertext import excerpt
-
-_NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
 
 
 async def set_alias(ctx: Context, args: list[str]) -> Reply:
     name = args[0].lower()
-    if not _NAME.fullmatch(name):
-        shown = excerpt(args[0])
-        return Reply.failed(f"{shown} cannot be an alias: use 1-40 of a-z, 0-9, '-' and '_'.")
+    if not NAME.fullmatch(name):
+        return Reply.failed(f"{excerpt(args[0])} cannot be an alias: {NAME_RULE}.")
     if name == ALL:
         return Reply.failed("'all' is reserved: it means every group of the number.")
     if name in ctx.directory.config_aliases:
