@@ -17,7 +17,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["StorageError", "check_storage_path", "damaged", "storage_error", "storage_faults"]
+__all__ = [
+    "StorageError",
+    "check_storage_path",
+    "damaged",
+    "fault_text",
+    "is_storage_fault",
+    "storage_error",
+    "storage_faults",
+]
 
 _NO_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
@@ -147,3 +155,22 @@ def storage_faults(path: str | os.PathLike[str]) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise storage_error(exc, path=Path(path).expanduser().absolute()) from exc
+
+
+_NOT_STORAGE = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
+_NETWORK = (TimeoutError, ConnectionError)  # OSErrors that never come from the database
+
+
+def is_storage_fault(error: BaseException) -> bool:
+    """True when the database could not be read or written (full, read-only, I/O, locked).
+
+    A constraint violation or a misuse of the connection is a bug, not an outage.
+    """
+    if isinstance(error, (*_NOT_STORAGE, *_NETWORK)):
+        return False
+    return isinstance(error, (sqlite3.DatabaseError, OSError))
+
+
+def fault_text(error: BaseException) -> str:
+    """SQLite's own words for the fault (``database or disk is full``)."""
+    return str(error) or type(error).__name__

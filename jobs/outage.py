@@ -30,12 +30,12 @@ no database, are told when an outage begins and when it ends.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.storage_errors import fault_text, is_storage_fault
 from jobs.catchup import Missed
 from jobs.ledger import Run, Trigger
 
@@ -52,23 +52,6 @@ __all__ = [
 
 MAX_KEPT = 500
 RETRY_DELAYS = tuple(timedelta(seconds=s) for s in (15, 30, 60, 120, 300))
-_NOT_STORAGE = (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)
-_NETWORK = (TimeoutError, ConnectionError)  # OSErrors that never come from the database
-
-
-def is_storage_fault(error: BaseException) -> bool:
-    """True when the database could not be read or written (full, read-only, I/O, locked).
-
-    A constraint violation or a misuse of the connection is a bug, not an outage.
-    """
-    if isinstance(error, (*_NOT_STORAGE, *_NETWORK)):
-        return False
-    return isinstance(error, (sqlite3.DatabaseError, OSError))
-
-
-def fault_text(error: BaseException) -> str:
-    """SQLite's own words for the fault (``database or disk is full``)."""
-    return str(error) or type(error).__name__
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from bot.commands.registry import CommandSpec, Registry
 from bot.commands.resolve import GroupDirectory, ResolveError
 from bot.commands.types import Outcome, Pending, Principal, Reply, Rights
 from bot.config import Settings
+from bot.storage_errors import fault_text, is_storage_fault
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.errors import PilotError
@@ -48,6 +49,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# A full disk, a read-only or damaged file: the command may have got part way.
+_STORAGE_FAULT = (
+    "The bot's database failed ({cause}), so this command may not have been completed or "
+    "recorded: free disk space or fix the database file, then check (/jobs, /log) before "
+    "repeating it."
+)
 CONFIRM_TTL = 300.0  # seconds a Confirm button stays valid
 MAX_COMMAND_AGE = timedelta(minutes=10)  # older changes (sent while down) are not run
 _MAX_PENDING = 1000
@@ -287,7 +294,10 @@ class CommandLayer:
             return Reply.failed(explain(exc))
         except ResolveError as exc:
             return Reply.failed(str(exc))
-        except Exception:
+        except Exception as exc:
+            if is_storage_fault(exc):
+                log.error("the database failed while running %r: %s", command, fault_text(exc))
+                return Reply.failed(_STORAGE_FAULT.format(cause=fault_text(exc)))
             incident = secrets.token_hex(4)
             log.exception("internal error %s while running %r", incident, command)
             return Reply.failed(f"Internal error, logged as {incident}. Nothing else was affected.")
