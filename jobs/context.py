@@ -91,18 +91,7 @@ class RunContext:
         and the error is raised: the run must stop sending.
         """
         try:
-            if outcome.link is not None:
-                self.store.record_invite_link(outcome.group_id, outcome.link)
-            if outcome.message is not None:
-                self.store.record_sent(outcome.group_id, outcome.message)
-            self.ledger.mark_done(
-                outcome.run_id,
-                outcome.group_id,
-                outcome.state,
-                code=outcome.code,
-                detail=outcome.detail,
-                result=outcome.result,
-            )
+            outcome.write(self.store, self.ledger)
         except Exception as exc:
             if is_storage_fault(exc):
                 self.outage.keep_outcome(outcome, exc)

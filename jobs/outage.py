@@ -36,8 +36,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.storage_errors import fault_text, is_storage_fault
+from bot.store import Store
 from jobs.catchup import Missed
-from jobs.ledger import Run, Trigger
+from jobs.ledger import Ledger, Run, Trigger
 
 __all__ = [
     "MAX_KEPT",
@@ -66,6 +67,25 @@ class LateOutcome:
     result: str = ""
     link: str | None = None  # a new invite link to store
     message: str | None = None  # a sent message id to keep as the group's last send
+
+    def write(self, store: Store, ledger: Ledger) -> None:
+        """Commit it: the link or message id to the store first, then the ledger row.
+
+        Raises whatever the database raises, and `RuntimeError` from the
+        ledger when the row is no longer ``sending``.
+        """
+        if self.link is not None:
+            store.record_invite_link(self.group_id, self.link)
+        if self.message is not None:
+            store.record_sent(self.group_id, self.message)
+        ledger.mark_done(
+            self.run_id,
+            self.group_id,
+            self.state,
+            code=self.code,
+            detail=self.detail,
+            result=self.result,
+        )
 
 
 @dataclass(frozen=True)

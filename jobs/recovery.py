@@ -192,20 +192,8 @@ def refused_record(
 
 
 def _write_outcome(scheduler: JobScheduler, outcome: LateOutcome) -> None:
-    store, ledger = scheduler.context.store, scheduler.ledger
-    if outcome.link is not None:
-        store.record_invite_link(outcome.group_id, outcome.link)
-    if outcome.message is not None:
-        store.record_sent(outcome.group_id, outcome.message)
     try:
-        ledger.mark_done(
-            outcome.run_id,
-            outcome.group_id,
-            outcome.state,
-            code=outcome.code,
-            detail=outcome.detail,
-            result=outcome.result,
-        )
+        outcome.write(scheduler.context.store, scheduler.ledger)
     except RuntimeError:  # no longer `sending`: someone else settled it
         log.warning("run %s, %s: a late answer was not needed", outcome.run_id, outcome.group_id)
 
