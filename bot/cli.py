@@ -1,4 +1,4 @@
-"""The `grouppilot` command line: run, check, exec, sandbox (SPEC section 3).
+"""The `grouppilot` command line: run, check, exec, sandbox (docs/operations.md).
 
 Exit codes: 0 success, 1 a command failed or was refused (or another instance
 runs), 2 a config error. Logs go to stderr; stdout carries only what the user

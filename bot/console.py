@@ -1,6 +1,6 @@
 """The console front end: the local operator types admin commands on stdin.
 
-Used by ``grouppilot run`` when no Telegram token is set (SPEC section 3). It
+Used by ``grouppilot run`` when no Telegram token is set (docs/operations.md). It
 is a thin adapter over the command layer: each non-empty line goes to
 ``execute`` as ``Principal.local_operator("console")`` and the reply is
 printed; a `Pending` prints its question, asks ``Confirm? [y/N] `` and calls

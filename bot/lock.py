@@ -1,4 +1,4 @@
-"""Single-instance lock: one `grouppilot run` per database file (SPEC section 3).
+"""Single-instance lock: one `grouppilot run` per database file (docs/operations.md).
 
 `InstanceLock(storage_path)` takes two exclusive, non-blocking `flock` locks:
 

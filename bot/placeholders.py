@@ -32,7 +32,7 @@ _SAMPLE_WHEN = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 # Python's format spec mini-language: [[fill]align][sign][z][#][0][width][grouping][.precision]
 # [type]. Anything Python accepts matches, so every width is seen before format() runs.
-_TEXT_SPEC = re.compile(
+_TEXT_FORMAT = re.compile(
     r"(?:.?[<>=^])?[-+ ]?z?\#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d*))?[a-zA-Z%]?",
     re.DOTALL,
 )
@@ -123,7 +123,7 @@ def _spec_problem(field: str, spec: str) -> str | None:
             if problem is not None:
                 return problem
         return None
-    match = _TEXT_SPEC.fullmatch(spec)
+    match = _TEXT_FORMAT.fullmatch(spec)
     if match is None:
         return f"{excerpt(spec)} is not a format spec for a text (e.g. >20, ^30 or .10)"
     return _too_big("width", match["width"]) or _too_big("precision", match["precision"])

@@ -326,7 +326,7 @@ class Store:
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         return list(self._db.query(sql, params))
 
-    # -- audit log (SPEC section 4) --------------------------------------------
+    # -- audit log (docs/commands.md) -------------------------------------------
 
     def audit(self, *, chat: str, who: str, command: str, outcome: str, detail: str = "") -> None:
         """Record one command, allowed or refused; ``command`` is kept exactly as typed."""

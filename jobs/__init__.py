@@ -1,4 +1,4 @@
-"""Scheduled work: the scheduler wiring and the job kinds (SPEC section 6).
+"""Scheduled work: the scheduler wiring and the job kinds (docs/scheduling.md).
 
 - :mod:`jobs.schedule`: when jobs run (cron, ``every``, ``at``, DST rules);
 - :mod:`jobs.definitions`: jobs as data in SQLite, and their pause state;

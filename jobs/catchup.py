@@ -1,4 +1,4 @@
-"""Which runs were missed while the bot was down, and what to do about them (SPEC section 6).
+"""Which runs were missed while the bot was down, and what to do about them (docs/scheduling.md).
 
 Pure functions of a :class:`jobs.schedule.Schedule`, the job's checkpoint
 (the latest scheduled time it has a history row for, or its floor) and now;

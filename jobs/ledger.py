@@ -1,4 +1,4 @@
-"""Run history and the delivery ledger (SPEC section 6), in the bot's SQLite file.
+"""Run history and the delivery ledger (docs/scheduling.md), in the bot's SQLite file.
 
 A run is identified by job name + scheduled time (``UNIQUE (job, scheduled)``
 in ``job_runs``). Every run leaves a row: scheduled, started and finished

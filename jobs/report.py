@@ -1,6 +1,6 @@
 """What the scheduler says about runs: reports to ``notify_chats`` and history lines.
 
-A run's report reads like SPEC section 6::
+A run's report reads like this (docs/scheduling.md)::
 
     morning-sales (09:00 America/Sao_Paulo): sent 48, failed 2, unknown 0
     - Sales Rio (120363000000000001@g.us): failed WHATSAPP_UPSTREAM_ERROR

@@ -5,7 +5,7 @@
 arms (:mod:`jobs.timer`); history and deliveries are ours (:mod:`jobs.ledger`).
 
 - **Arming.** Each enabled, unpaused job has its next scheduled time (from
-  :mod:`jobs.schedule`, with SPEC section 6's DST rules) armed at that time
+  :mod:`jobs.schedule`, with the DST rules of docs/scheduling.md) armed at that time
   plus a random ``jitter``, capped so it stays at least a second before the
   following run ("never past the next run"). A fire re-arms the next run
   at once, then hands this one to the overlap policy.

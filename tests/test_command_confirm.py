@@ -1,4 +1,4 @@
-"""Confirmation of risky commands (SPEC section 4): ask, then act once, or never.
+"""Confirmation of risky commands (docs/commands.md): ask, then act once, or never.
 
 `/remove`, `/invite <group> reset` and `/send` to several groups return a
 `Pending`; nothing changes in the sandbox until the same chat's admin confirms,

@@ -1,4 +1,4 @@
-"""Who may do what (SPEC section 5): every command of the catalog x admin, viewer, stranger.
+"""Who may do what (docs/telegram.md): every command of the catalog x admin, viewer, stranger.
 
 Real command layer, real client over HTTP to the sandbox on 127.0.0.1, real
 SQLite store. Each case checks the answer, what reached the sandbox, the state

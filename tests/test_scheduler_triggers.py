@@ -2,7 +2,7 @@
 
 The fake clock walks through DST changes in America/Sao_Paulo (2018, when it
 still had DST: midnight skipped in spring, 23:xx repeated in autumn) and
-Europe/Berlin; the runs recorded in the history are what the SPEC promises:
+Europe/Berlin; the runs recorded in the history are what docs/scheduling.md promises:
 a skipped local time runs once right after the change, a repeated one once.
 """
 

@@ -1,4 +1,4 @@
-"""The Telegram front end end to end (SPEC sections 4 and 5, issue 4).
+"""The Telegram front end end to end (docs/telegram.md and docs/commands.md, issue 4).
 
 The real python-telegram-bot `Application` polls a fake Bot API server on
 127.0.0.1 (`fake_bot_api.FakeBotApi`) through ``base_url``; the real
@@ -134,7 +134,7 @@ async def test_drop_pending_updates_skips_what_was_sent_while_down(
     assert [row[2] for row in audit(store)] == ["/help"]
 
 
-# -- who may do what (SPEC 5) -----------------------------------------------------
+# -- who may do what (docs/telegram.md) -------------------------------------------
 
 
 async def test_channel_post_runs_as_admin_signed_by_its_author(

@@ -1,1 +1,1 @@
-"""The command layer shared by every front end (SPEC section 4)."""
+"""The command layer shared by every front end (docs/commands.md)."""

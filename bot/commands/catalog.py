@@ -1,4 +1,4 @@
-"""Every admin command in one table (SPEC section 4): the single place to add one.
+"""Every admin command in one table (docs/commands.md): the single place to add one.
 
 Besides syntax and rights, each entry says what it touches, so that commands
 can run side by side and still keep the order that matters

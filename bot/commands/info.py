@@ -54,7 +54,7 @@ async def status(ctx: Context, args: list[str]) -> Reply:
 
 
 def _scheduler_lines(ctx: Context) -> list[str]:
-    """Scheduler state, job counts and the next runs (SPEC section 4, /status)."""
+    """Scheduler state, job counts and the next runs (docs/commands.md, /status)."""
     scheduler = ctx.scheduler
     if scheduler is None:
         jobs = ctx.settings.jobs

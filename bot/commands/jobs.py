@@ -1,4 +1,4 @@
-"""/jobs, /job, /run, /pause, /resume, /schedule, /unschedule (SPEC section 4).
+"""/jobs, /job, /run, /pause, /resume, /schedule, /unschedule (docs/commands.md).
 
 Thin handlers over :class:`jobs.scheduler.JobScheduler`. Reads work in any
 process (``exec`` included: from the config and the database); changes need

@@ -1,4 +1,4 @@
-"""From the words admins type to group ids: `<group>` and `<target>` (SPEC section 4).
+"""From the words admins type to group ids: `<group>` and `<target>` (docs/commands.md).
 
 Precedence when words clash: group id, alias, target name, group name. A
 name matches case-insensitively, exactly first, then as a unique substring.

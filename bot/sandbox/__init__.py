@@ -1,4 +1,4 @@
-"""Emulator of the Pilot Status WhatsApp Groups API (see docs/sandbox-contract.md).
+"""Emulator of the Pilot Status WhatsApp Groups API (see docs/sandbox.md).
 
 - `Sandbox`: in-memory state, fault injection and request statistics.
 - `SandboxTransport`: httpx transport answering from a `Sandbox` in process.

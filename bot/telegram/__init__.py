@@ -1,10 +1,10 @@
 """The Telegram front end of `grouppilot run` (python-telegram-bot 22.x, polling).
 
-A thin adapter over the command layer (SPEC sections 3-5):
+A thin adapter over the command layer (docs/telegram.md):
 
 - `frontend`: `TelegramFrontEnd`, the Application wired in one place, its
   start/stop inside the caller's event loop, and `notify` for job reports;
-- `principals`: SPEC section 5 rights from a message or a button press;
+- `principals`: the rights of docs/telegram.md from a message or a button press;
 - `intake`: updates journaled before Telegram counts them as delivered, run
   side by side, and a stop that never waits on a hung API;
 - `journal`: the update journal (SQLite): what is still to run after a restart;

@@ -1,4 +1,4 @@
-"""Who is speaking in Telegram, and with which rights (SPEC section 5).
+"""Who is speaking in Telegram, and with which rights (docs/telegram.md).
 
 `RightsPolicy.of_message` turns the message that carries a command into a
 `Principal`; `RightsPolicy.of_press` does the same for whoever pressed a
@@ -92,7 +92,7 @@ class MemberCache:
 
 
 class RightsPolicy:
-    """SPEC section 5 applied to Telegram messages and button presses."""
+    """The rights of docs/telegram.md applied to Telegram messages and button presses."""
 
     def __init__(self, settings: TelegramSettings, members: MemberCache | None = None) -> None:
         self.admin_chats = frozenset(settings.admin_chats)

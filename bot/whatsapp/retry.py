@@ -1,4 +1,4 @@
-"""When a failed request may be tried again, and how long to wait (SPEC section 7).
+"""When a failed request may be tried again, and how long to wait (docs/operations.md).
 
 Built on stamina (exponential backoff with jitter, bounded attempts and total
 time, a global testing switch) rather than by hand. What stamina cannot know
