@@ -271,13 +271,23 @@ async def _settle(
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox import serve_forever
 
-    serve_forever(
-        host=args.host,
-        port=args.port,
-        groups=args.groups,
-        latency_ms=args.latency_ms,
-        mode=args.mode,
-    )
+    try:
+        serve_forever(
+            host=args.host,
+            port=args.port,
+            groups=args.groups,
+            latency_ms=args.latency_ms,
+            mode=args.mode,
+        )
+    except ValueError as exc:  # an option out of range: a usage error, like argparse's
+        print(f"grouppilot sandbox: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:  # the port is taken, the address is not ours...
+        print(
+            f"grouppilot sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 

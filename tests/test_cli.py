@@ -148,3 +148,22 @@ def test_a_clean_run_stop_leaves_everything_in_the_database_file(tmp_path: Path)
     with Store(tmp_path / "alone.db") as alone:
         commands = [entry.command for entry in reversed(alone.recent_audit(10))]
     assert commands == ["/groups", "/status", "/groups sales"]
+
+
+def test_sandbox_with_an_option_out_of_range_says_so_in_one_line() -> None:
+    result = grouppilot("sandbox", "--groups", "20000")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "grouppilot sandbox: groups must be between 0 and 10000"
+
+
+def test_sandbox_on_a_taken_port_says_so_in_one_line() -> None:
+    import socket
+
+    with closing(socket.socket()) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = grouppilot("sandbox", "--port", str(port))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr

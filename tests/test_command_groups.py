@@ -270,3 +270,10 @@ async def test_status_reports_api_state(layer, sandbox) -> None:
     reply = await run(layer, "/status")
     assert not reply.ok
     assert "WHATSAPP_INSTANCE_NOT_CONNECTED" in reply.text
+
+
+async def test_group_counts_its_participants_in_good_english(layer) -> None:
+    sales = await run(layer, "/group sales")
+    assert sales.text.splitlines()[1].endswith(" participants:")
+    vip = await run(layer, "/group vip")  # the demo VIP group has only its owner
+    assert vip.text.splitlines()[1] == "1 participant:"

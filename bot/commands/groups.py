@@ -34,7 +34,10 @@ async def show_group(ctx: Context, args: list[str]) -> Reply:
     ref = await ctx.directory.resolve_group(args[0])
     group = await ctx.client.get_group(ref.id)
     people = sorted(group.participants, key=lambda p: (_ROLE_ORDER.get(p.role, 3), p.number))
-    lines = [f"{group.subject or ref.name} ({group.id})", f"{len(people)} participants:"]
+    lines = [
+        f"{group.subject or ref.name} ({group.id})",
+        f"{len(people)} participant{'' if len(people) == 1 else 's'}:",
+    ]
     lines += [f"+{p.number} {p.role}" for p in people]
     return Reply("\n".join(lines))
 
