@@ -116,7 +116,7 @@ async def parse_schedule(ctx: Context, name: str, rest: str) -> ScheduleRequest 
         return "give the text to send after the target"
     if action == "reset-invite" and text:
         return f"reset-invite takes only a target; remove {excerpt(text)}"
-    zone = ctx.settings.scheduler.timezone
+    zone = ctx.options.timezone
     data: dict[str, Any] = {
         "name": name,
         "kind": _ACTIONS[action],
