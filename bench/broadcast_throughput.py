@@ -24,13 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.commands.layer import CommandLayer
 from bot.config import load_config
+from bot.runtime import build_parts
 from bot.sandbox import Sandbox, SandboxServerThread
 from bot.sandbox.stats import most_in_window
 from bot.store import Store
 from bot.whatsapp import RetryPolicy, WhatsAppClient
-from jobs.scheduler import JobScheduler
 
 SALES = "120363123456789012@g.us"
 
@@ -61,12 +60,10 @@ async def one_row(url: str, sandbox: Sandbox, max_rps: int, args: argparse.Names
             retry=RetryPolicy.fast(),
         ) as client:
             with Store(settings.storage.path) as store:
-                layer = CommandLayer(settings=settings, client=client, store=store)
-                scheduler = JobScheduler(
-                    settings=settings, store=store, client=client, directory=layer.directory
-                )
+                parts = build_parts(settings, client=client, store=store)
+                scheduler = parts.scheduler
                 await scheduler.start()
-                await layer.directory.groups(fresh=True)  # warm the group list, as /groups would
+                await parts.directory.groups(fresh=True)  # warm the group list, as /groups would
                 sandbox.reset_stats()
                 waits: list[float] = []
                 began = time.perf_counter()

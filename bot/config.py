@@ -41,7 +41,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -52,6 +51,7 @@ from pydantic_settings import (
 
 from bot.envvars import unused_variable_warnings
 from bot.jobconfig import NAME, NAME_RULE, JobConfig, render_text
+from bot.problems import MAX_REASON, problems_from_errors
 from bot.usertext import excerpt, one_line, shorten
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
 from bot.zones import load_zone
@@ -74,10 +74,6 @@ log = logging.getLogger(__name__)
 SANDBOX = "sandbox"
 DEFAULT_PATH = "config.toml"
 RESERVED = "all"
-_SECRET_KEYS = frozenset({"api_key", "token"})
-_FRIENDLY = {"missing": "required", "extra_forbidden": "unknown key"}
-_NO_ECHO = frozenset({"missing", "extra_forbidden", "value_error", "assertion_error"})
-_MAX_REASON = 400  # characters: a safety net, the messages quote excerpts already
 _SECTIONS = ("pilot", "telegram", "storage", "scheduler", "groups", "targets", "jobs")
 
 
@@ -221,25 +217,6 @@ class SchedulerSettings(_Section):
     def _check_timezone(cls, value: str) -> str:
         load_zone(value.strip())
         return value.strip()
-
-
-def problems_from_errors(errors: Sequence[ErrorDetails]) -> list[tuple[tuple[str | int, ...], str]]:
-    """Pydantic errors as ``(loc, reason)``; never echoes a secret's value."""
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    for error in errors:
-        loc = tuple(
-            one_line(shorten(part)) if isinstance(part, str) else part  # a 100 KB key stays short
-            for part in error["loc"]
-            if part != "[key]"
-        )
-        kind = error["type"]
-        reason = _FRIENDLY.get(kind) or error["msg"].removeprefix("Value error, ")
-        value = error.get("input")
-        secret = any(part in _SECRET_KEYS for part in loc if isinstance(part, str))
-        if kind not in _NO_ECHO and not secret and isinstance(value, str | int | float):
-            reason += f" (got {excerpt(value)})"
-        problems.append((loc, one_line(shorten(reason, _MAX_REASON))))
-    return problems
 
 
 def _name_problem(name: str, what: str) -> str | None:
@@ -409,7 +386,7 @@ def _render(loc: tuple[str | int, ...], reason: str, data: Mapping[str, Any]) ->
         else:
             path += f".{shorten(part)}" if path else shorten(part)
     # One line per problem, however odd the keys and values (a key may hold a line break).
-    return one_line(f"{path or 'config'}: {shorten(reason, _MAX_REASON)}")
+    return one_line(f"{path or 'config'}: {shorten(reason, MAX_REASON)}")
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:

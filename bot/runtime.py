@@ -1,5 +1,12 @@
 """The bot's parts, wired in one place from the settings.
 
+This is the one module below the front ends that reads `Settings`: every
+other part gets the few values it needs, here, when it is built, and is
+complete from then on (nothing is assigned after construction). The builders
+(`client_from_settings`, `build_directory`, `build_commands`, `build_parts`)
+are what `Runtime` uses, and what tests and benchmarks use to build the same
+parts over their own clock, timer or store.
+
 `Runtime(settings)` holds what every front end shares:
 
 - ``store``: the SQLite store at ``storage.path``;
@@ -24,25 +31,183 @@ the scheduler's start (its rebuild writes the jobs) and shutdown, where a raw
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from bot.commands.layer import CommandLayer
-from bot.config import Settings
+import httpx
+from pydantic import SecretStr
+
+from bot.commands.context import CommandOptions
+from bot.commands.layer import MAX_COMMAND_AGE, CommandLayer
+from bot.commands.resolve import GroupDirectory
+from bot.config import PilotSettings, Settings
 from bot.notify import Notifier
-from bot.sandbox import Sandbox
+from bot.sandbox import Sandbox, SandboxTransport
 from bot.storage_errors import storage_faults
 from bot.store import Store
-from bot.whatsapp.client import WhatsAppClient, client_from_settings
+from bot.whatsapp.client import WhatsAppClient
+from bot.whatsapp.retry import RetryPolicy
 from jobs.scheduler import JobScheduler
 from jobs.schema import JOB_MIGRATIONS
+from jobs.timer import Timer
 
-__all__ = ["Runtime"]
+__all__ = [
+    "Parts",
+    "Runtime",
+    "build_commands",
+    "build_directory",
+    "build_parts",
+    "client_from_settings",
+    "command_options",
+]
 
 log = logging.getLogger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def client_from_settings(
+    pilot: PilotSettings,
+    *,
+    sandbox: Sandbox | None = None,
+    retry: RetryPolicy | None = None,
+) -> WhatsAppClient:
+    """The one client of the bot: live API, or the in-process sandbox.
+
+    With `base_url = "sandbox"` requests go to `sandbox` (a fresh one with the
+    demo groups when not given) through an httpx transport, no sockets.
+    """
+    transport: httpx.AsyncBaseTransport | None = None
+    base_url = pilot.base_url
+    api_key = pilot.api_key
+    if pilot.is_sandbox:
+        transport = SandboxTransport(sandbox)
+        base_url = "http://sandbox"
+        # The emulator wants some key; a real one is not needed.
+        api_key = api_key if api_key.get_secret_value() else SecretStr("sandbox")
+    return WhatsAppClient(
+        base_url=base_url,
+        api_key=api_key,
+        timeout=pilot.timeout,
+        max_rps=pilot.max_rps,
+        concurrency=pilot.concurrency,
+        retry=retry,
+        transport=transport,
+    )
+
+
+def command_options(settings: Settings) -> CommandOptions:
+    """The configured values the command layer reads."""
+    return CommandOptions(
+        default_country=settings.pilot.default_country,
+        timezone=settings.scheduler.timezone,
+        sandbox=settings.pilot.is_sandbox,
+        api_base_url=settings.pilot.base_url,
+        config_jobs=tuple(settings.jobs),
+    )
+
+
+def build_directory(
+    settings: Settings,
+    *,
+    client: WhatsAppClient,
+    store: Store,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> GroupDirectory:
+    """Group lookup shared by commands and jobs: config aliases and targets, chat aliases."""
+    return GroupDirectory(
+        client,
+        config_aliases=settings.groups,
+        targets=settings.targets,
+        runtime_aliases=store.aliases,
+        monotonic=monotonic,
+    )
+
+
+def build_commands(
+    settings: Settings,
+    *,
+    client: WhatsAppClient,
+    store: Store,
+    directory: GroupDirectory | None = None,
+    scheduler: JobScheduler | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+    monotonic: Callable[[], float] = time.monotonic,
+    max_command_age: timedelta = MAX_COMMAND_AGE,
+) -> CommandLayer:
+    """The command layer; its own group directory unless `directory` is given."""
+    if directory is None:
+        directory = build_directory(settings, client=client, store=store, monotonic=monotonic)
+    return CommandLayer(
+        options=command_options(settings),
+        client=client,
+        store=store,
+        directory=directory,
+        scheduler=scheduler,
+        clock=clock,
+        monotonic=monotonic,
+        max_command_age=max_command_age,
+    )
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the front ends share, over one client and one store."""
+
+    directory: GroupDirectory
+    scheduler: JobScheduler
+    commands: CommandLayer
+
+
+def build_parts(
+    settings: Settings,
+    *,
+    client: WhatsAppClient,
+    store: Store,
+    clock: Callable[[], datetime] = _utc_now,
+    monotonic: Callable[[], float] = time.monotonic,
+    timer: Timer | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    rng: random.Random | None = None,
+) -> Parts:
+    """Directory, scheduler (not started) and command layer, each complete.
+
+    `clock`, `monotonic`, `timer`, `sleep` and `rng` are for tests and
+    benchmarks; the defaults are the real ones. May raise ``sqlite3.Error``
+    (the scheduler reads its tables).
+    """
+    directory = build_directory(settings, client=client, store=store, monotonic=monotonic)
+    scheduler = JobScheduler(
+        config_jobs=settings.jobs,
+        parallel=settings.pilot.concurrency,
+        store=store,
+        client=client,
+        directory=directory,
+        timer=timer,
+        clock=clock,
+        sleep=sleep,
+        rng=rng,
+    )
+    commands = build_commands(
+        settings,
+        client=client,
+        store=store,
+        directory=directory,
+        scheduler=scheduler,
+        clock=clock,
+        monotonic=monotonic,
+    )
+    return Parts(directory=directory, scheduler=scheduler, commands=commands)
 
 
 class Runtime:
@@ -72,15 +237,11 @@ class Runtime:
         self.store = store
         try:
             self.client: WhatsAppClient = client_from_settings(settings.pilot, sandbox=self.sandbox)
-            self.commands = CommandLayer(settings=settings, client=self.client, store=self.store)
             with self._storage_faults():
-                self.scheduler = JobScheduler(
-                    settings=settings,
-                    store=self.store,
-                    client=self.client,
-                    directory=self.commands.directory,
-                )
-            self.commands.scheduler = self.scheduler
+                parts = build_parts(settings, client=self.client, store=self.store)
+            self.directory = parts.directory
+            self.scheduler = parts.scheduler
+            self.commands = parts.commands
         except BaseException:
             # Nothing has used the client yet: only the store holds a resource.
             if owned_store:

@@ -42,7 +42,7 @@ from bot.usertext import ascii_int, excerpt, one_line, shorten
 from bot.zones import load_zone
 
 if TYPE_CHECKING:
-    from bot.config import JobConfig
+    from bot.jobconfig import JobConfig
 
 __all__ = [
     "AtSchedule",

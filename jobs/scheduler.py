@@ -36,12 +36,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from bot.commands.resolve import GroupDirectory
-from bot.config import Settings
 from bot.jobconfig import JobConfig
 from bot.notify import LogNotifier, Notifier
 from bot.store import Store
@@ -93,7 +92,8 @@ class JobScheduler:
     def __init__(
         self,
         *,
-        settings: Settings,
+        config_jobs: Sequence[JobConfig],
+        parallel: int,
         store: Store,
         client: WhatsAppClient,
         directory: GroupDirectory,
@@ -103,7 +103,8 @@ class JobScheduler:
         rng: random.Random | None = None,
         stop_timeout: float = 20.0,
     ) -> None:
-        self.settings = settings
+        """`config_jobs`: the jobs of the config file; `parallel`: sends of one run in flight."""
+        self.config_jobs = tuple(config_jobs)
         self.clock = clock
         self.book = DefinitionBook(store.db, clock=clock)
         self.ledger = Ledger(store.db, clock=clock)
@@ -121,7 +122,7 @@ class JobScheduler:
             rng=self.rng,
             stopping=lambda: self._stopping,
             outage=self.outage,
-            parallel=settings.pilot.concurrency,
+            parallel=parallel,
         )
         self.executor = RunExecutor(self.context, directory, self.notify_chats)
         self.notifier: Notifier = LogNotifier()

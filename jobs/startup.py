@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 async def start_up(scheduler: JobScheduler, now: datetime) -> None:
     """Bring ``scheduler`` (already marked running) from the database to armed jobs."""
     was_disabled = {d.name for d in scheduler.book.all() if not d.config.enabled}
-    shadowed = scheduler.book.rebuild_config(scheduler.settings.jobs)
+    shadowed = scheduler.book.rebuild_config(scheduler.config_jobs)
     scheduler.slots.clear()
     for definition in scheduler.book.all():
         scheduler.add_slot(definition, start=now)

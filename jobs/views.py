@@ -46,7 +46,7 @@ class JobView:
 def _definitions(scheduler: JobScheduler) -> list[JobDefinition]:
     if scheduler.running:
         return [slot.definition for slot in scheduler.slots.values()]
-    return scheduler.book.all(config_jobs=scheduler.settings.jobs)
+    return scheduler.book.all(config_jobs=scheduler.config_jobs)
 
 
 def _view(scheduler: JobScheduler, definition: JobDefinition, now: datetime) -> JobView:

@@ -12,6 +12,7 @@ from scheduler_kit import HarnessFactory, harness_factory
 from bot.commands.layer import CommandLayer
 from bot.commands.types import Pending, Principal, Reply, Rights
 from bot.config import Settings, load_config
+from bot.runtime import build_commands
 from bot.sandbox import Sandbox, SandboxServerThread
 from bot.store import Store
 from bot.whatsapp import RetryPolicy, WhatsAppClient
@@ -78,7 +79,7 @@ async def client(sandbox_server: SandboxServerThread) -> AsyncIterator[WhatsAppC
 
 @pytest.fixture
 def layer(settings: Settings, client: WhatsAppClient, store: Store) -> CommandLayer:
-    return CommandLayer(settings=settings, client=client, store=store)
+    return build_commands(settings, client=client, store=store)
 
 
 ADMIN = Principal(chat="telegram:-1001", who="user:1", rights=Rights.ADMIN)

@@ -24,6 +24,7 @@ from sqlite_utils import Database
 from bot.commands.layer import CommandLayer
 from bot.config import Settings, load_config
 from bot.notify import Notifier
+from bot.runtime import build_parts
 from bot.sandbox import Sandbox, SandboxServerThread
 from bot.store import Store
 from bot.whatsapp import WhatsAppClient
@@ -246,20 +247,17 @@ class Harness:
     layer: CommandLayer = field(init=False)
 
     def __post_init__(self) -> None:
-        self.layer = CommandLayer(
-            settings=self.settings, client=self.client, store=self.store, clock=self.clock
-        )
-        self.scheduler = JobScheduler(
-            settings=self.settings,
-            store=self.store,
+        parts = build_parts(
+            self.settings,
             client=self.client,
-            directory=self.layer.directory,
+            store=self.store,
             timer=self.timer,
             clock=self.clock,
             sleep=self.sleep,
             rng=random.Random(self.seed),
         )
-        self.layer.scheduler = self.scheduler
+        self.scheduler = parts.scheduler
+        self.layer = parts.commands
 
     async def start(self, notifier: Notifier | None = None) -> Harness:
         await self.scheduler.start(notifier or self.notes)

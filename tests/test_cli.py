@@ -109,8 +109,8 @@ def test_sandbox_command_serves_demo_groups(unused_tcp_port: int) -> None:
 
 async def test_client_from_settings_uses_in_process_sandbox() -> None:
     from bot.config import load_config
+    from bot.runtime import client_from_settings
     from bot.sandbox import Sandbox
-    from bot.whatsapp import client_from_settings
 
     settings = load_config(EXAMPLE)
     assert settings.pilot.is_sandbox

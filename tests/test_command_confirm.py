@@ -19,6 +19,7 @@ from conftest import ADMIN, STRANGER, VIEWER
 from bot.commands.layer import CONFIRM_TTL, CommandLayer
 from bot.commands.types import Pending, Principal, Reply, Rights
 from bot.config import Settings
+from bot.runtime import build_commands
 from bot.sandbox import Sandbox, SandboxServerThread
 from bot.store import Store
 from bot.whatsapp import WhatsAppClient
@@ -132,7 +133,7 @@ def fake_monotonic() -> FakeMonotonic:
 def timed_layer(
     settings: Settings, client: WhatsAppClient, store: Store, fake_monotonic: FakeMonotonic
 ) -> CommandLayer:
-    return CommandLayer(settings=settings, client=client, store=store, monotonic=fake_monotonic)
+    return build_commands(settings, client=client, store=store, monotonic=fake_monotonic)
 
 
 # -- asking -------------------------------------------------------------------------------------

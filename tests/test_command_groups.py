@@ -6,8 +6,8 @@ import pytest
 from conftest import ADMIN, VIEWER
 from conftest import run_confirmed as run
 
-from bot.commands.layer import CommandLayer
 from bot.commands.types import Pending
+from bot.runtime import build_commands
 from bot.sandbox import Sandbox
 
 SALES = "120363123456789012@g.us"
@@ -54,7 +54,7 @@ async def test_group_names_use_the_cache_until_the_bot_changes_something(layer, 
 
 async def test_cache_expires_after_a_minute(settings, client, store, sandbox) -> None:
     now = [1000.0]
-    layer = CommandLayer(settings=settings, client=client, store=store, monotonic=lambda: now[0])
+    layer = build_commands(settings, client=client, store=store, monotonic=lambda: now[0])
     await run(layer, "/group 'Sales Rio'")
     now[0] += 59
     await run(layer, "/group 'Sales Rio'")

@@ -17,6 +17,7 @@ from bot.commands.parsing import CommandLine, ParseError, split_args, split_comm
 from bot.commands.registry import CommandSpec
 from bot.commands.types import Pending, Principal, Reply, Rights
 from bot.config import Settings
+from bot.runtime import build_commands
 from bot.sandbox import SandboxServerThread
 from bot.store import Store
 from bot.whatsapp import WhatsAppClient
@@ -29,8 +30,11 @@ SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
 
 @pytest.fixture
 def pilot_layer(settings: Settings, client: WhatsAppClient, store: Store) -> CommandLayer:
-    """A layer that knows its Telegram username, as the Telegram front end builds it."""
-    return CommandLayer(settings=settings, client=client, store=store, bot_username="PilotBot")
+    """The layer given commands addressed ``/cmd@PilotBot`` (other bots' ones never reach it).
+
+    The Telegram front end drops ``/cmd@OtherBot`` (tests/test_telegram_frontend.py).
+    """
+    return build_commands(settings, client=client, store=store)
 
 
 def reply_of(outcome: Reply | Pending) -> Reply:
@@ -178,25 +182,6 @@ async def test_own_bot_suffix_is_accepted(pilot_layer: CommandLayer, text: str) 
     reply = reply_of(await pilot_layer.execute(text, VIEWER))
     assert reply.ok, reply.text
     assert SALES in reply.text
-
-
-@pytest.mark.parametrize(
-    "principal", [ADMIN, VIEWER, STRANGER], ids=["admin", "viewer", "stranger"]
-)
-@pytest.mark.parametrize(
-    "text", ["/help@OtherBot", "/groups@OtherBot", "/send@OtherBot sales hi", "/nosuch@OtherBot"]
-)
-async def test_other_bots_commands_are_silently_ignored(
-    pilot_layer: CommandLayer,
-    sandbox_server: SandboxServerThread,
-    principal: Principal,
-    text: str,
-) -> None:
-    outcome = await pilot_layer.execute(text, principal)
-    assert outcome == Reply.nothing()
-    assert outcome.silent
-    assert sandbox_server.sandbox.requests == []
-    assert sandbox_server.sandbox.sent_messages == []
 
 
 async def test_without_a_username_any_suffix_is_accepted(layer: CommandLayer) -> None:

@@ -31,6 +31,7 @@ from bot.commands.layer import CommandLayer
 from bot.commands.registry import CommandSpec
 from bot.commands.types import Outcome, Pending, Principal, Reply
 from bot.config import load_config
+from bot.runtime import build_parts
 from bot.sandbox import Sandbox, SandboxTransport
 from bot.store import Store
 from bot.usertext import EXCERPT_LENGTH
@@ -79,20 +80,16 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
             transport=SandboxTransport(sandbox),
         )
         clock = FakeClock(START)
-        layer = CommandLayer(
-            settings=settings_, client=client, store=store, clock=clock, bot_username="PilotBot"
-        )
-        scheduler = JobScheduler(
-            settings=settings_,
-            store=store,
+        parts = build_parts(
+            settings_,
             client=client,
-            directory=layer.directory,
+            store=store,
             timer=FakeTimer(),
             clock=clock,
             sleep=GatedSleep(),
             rng=random.Random(7),
         )
-        layer.scheduler = scheduler
+        layer, scheduler = parts.commands, parts.scheduler
         await scheduler.start(Notes())
         return layer, scheduler, client
 

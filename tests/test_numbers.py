@@ -20,6 +20,7 @@ from bot.commands.layer import CommandLayer
 from bot.commands.membership import person_statuses
 from bot.commands.types import Reply
 from bot.config import Settings
+from bot.runtime import build_commands
 from bot.sandbox import Sandbox
 from bot.store import Store
 from bot.whatsapp import InvalidNumber, PhoneNumber, WhatsAppClient
@@ -56,9 +57,7 @@ def members(sandbox: Sandbox, group_id: str = SALES) -> dict[str, str | None]:
 def layer_for(region: str, config: Settings, client: WhatsAppClient, store: Store) -> CommandLayer:
     """The command layer with `pilot.default_country = region`."""
     pilot = config.pilot.model_copy(update={"default_country": region})
-    return CommandLayer(
-        settings=config.model_copy(update={"pilot": pilot}), client=client, store=store
-    )
+    return build_commands(config.model_copy(update={"pilot": pilot}), client=client, store=store)
 
 
 # -- every command, every country ---------------------------------------------------

@@ -16,12 +16,11 @@ import pytest
 from conftest import clean_env
 from scheduler_kit import SALES, broadcast, write_config
 
-from bot.commands.layer import CommandLayer
 from bot.config import load_config
+from bot.runtime import build_parts
 from bot.sandbox import SandboxServerThread
 from bot.store import Store
 from bot.whatsapp import WhatsAppClient
-from jobs.scheduler import JobScheduler
 from jobs.timer import JOB_DEFAULTS, APSchedulerTimer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,10 +85,7 @@ async def test_scheduler_on_apscheduler_runs_an_at_job(
     )
     settings = load_config(config)
     with Store(settings.storage.path) as store:
-        layer = CommandLayer(settings=settings, client=client, store=store)
-        scheduler = JobScheduler(
-            settings=settings, store=store, client=client, directory=layer.directory
-        )
+        scheduler = build_parts(settings, client=client, store=store).scheduler
         await scheduler.start()
         try:
             for _ in range(100):

@@ -95,7 +95,7 @@ async def test_start_publishes_the_menu_and_polls_only_what_it_handles(
     assert names == [spec.name for spec in layer.commands_for(Rights.ADMIN)]
     assert {"help", "groups", "remove", "send"} <= set(names)
     assert all(0 < len(c["description"]) <= 256 for c in menu.params["commands"])
-    assert layer.bot_username == BOT_USERNAME
+    assert front.application.bot.username == BOT_USERNAME  # from getMe: /cmd@OtherBot is dropped
     [webhook] = fake.calls("deleteWebhook")
     assert webhook.params.get("drop_pending_updates") in (None, False)
     polls = await eventually(lambda: fake.calls("getUpdates"))
@@ -278,6 +278,25 @@ async def test_other_bots_commands_and_linked_channel_copies_are_ignored(
     assert replies(fake, GROUP) == []
     assert fake.calls("getChatMember") == []
     assert [row[2] for row in audit(store)] == ["/help"]
+
+
+@pytest.mark.parametrize("sender", [ADMIN, VIEWER, STRANGER], ids=["admin", "viewer", "stranger"])
+@pytest.mark.parametrize(
+    "text", ["/help@OtherBot", "/groups@OtherBot", "/send@OtherBot sales hi", "/nosuch@OtherBot"]
+)
+async def test_other_bots_commands_are_silently_ignored(
+    fake: FakeBotApi,
+    front: TelegramFrontEnd,
+    sandbox_server: SandboxServerThread,
+    sender: dict[str, Any],
+    text: str,
+) -> None:
+    """Only Telegram has bot names: its front end drops them before the command layer."""
+    fake.group_message(GROUP, sender, text)
+    await barrier(fake, front)
+    assert replies(fake, GROUP) == []
+    assert sandbox_server.sandbox.requests == []
+    assert sandbox_server.sandbox.sent_messages == []
 
 
 async def test_command_addressed_to_this_bot_runs(

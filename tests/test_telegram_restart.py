@@ -31,8 +31,8 @@ from telegram_kit import (
     telegram_settings,
 )
 
-from bot.commands.layer import CommandLayer
 from bot.config import Settings
+from bot.runtime import build_commands
 from bot.sandbox import Sandbox, SandboxServerThread
 from bot.store import Store
 from bot.telegram import TelegramFrontEnd
@@ -66,7 +66,7 @@ def start(
         clock: Callable[[], datetime] | None = None, **telegram: Any
     ) -> AsyncIterator[TelegramFrontEnd]:
         extra = {"clock": clock} if clock else {}
-        layer = CommandLayer(settings=settings, client=client, store=store, **extra)
+        layer = build_commands(settings, client=client, store=store, **extra)
         front = TelegramFrontEnd(
             telegram_settings(fake, **telegram),
             layer,

@@ -1,4 +1,8 @@
-"""What a command handler gets: the bot's parts, the caller, and `ask` for confirmation."""
+"""What a command handler gets: the bot's parts, the caller, and `ask` for confirmation.
+
+Handlers never see the whole configuration: `CommandOptions` holds the few
+configured values commands read; the wiring (`bot.runtime`) fills it in.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from typing import TYPE_CHECKING
 from bot.commands.registry import Registry
 from bot.commands.resolve import GroupDirectory
 from bot.commands.types import Principal, Reply
-from bot.config import Settings
+from bot.jobconfig import JobConfig
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 
@@ -28,9 +32,20 @@ class Confirmation:
     action: Action
 
 
+@dataclass(frozen=True)
+class CommandOptions:
+    """The configured values the commands read (built by the wiring from the settings)."""
+
+    default_country: str  # region of numbers written without a country code
+    timezone: str  # the zone of a /schedule job
+    sandbox: bool  # /status: the built-in emulator, or the live API at `api_base_url`
+    api_base_url: str
+    config_jobs: tuple[JobConfig, ...]  # /status in a process without a scheduler
+
+
 @dataclass
 class Context:
-    settings: Settings
+    options: CommandOptions
     client: WhatsAppClient
     store: Store
     directory: GroupDirectory
@@ -43,7 +58,7 @@ class Context:
 
     @property
     def default_country(self) -> str:
-        return self.settings.pilot.default_country
+        return self.options.default_country
 
     def ask(self, question: str, action: Action) -> Confirmation:
         """Return this from a handler to run `action` only after Confirm."""

@@ -31,11 +31,11 @@ async def help_command(ctx: Context, args: list[str]) -> Reply:
 
 
 async def status(ctx: Context, args: list[str]) -> Reply:
-    pilot = ctx.settings.pilot
+    options = ctx.options
     where = (
         "sandbox (built-in emulator)"
-        if pilot.is_sandbox
-        else f"live ({urlsplit(pilot.base_url).netloc})"
+        if options.sandbox
+        else f"live ({urlsplit(options.api_base_url).netloc})"
     )
     try:
         groups = await ctx.directory.groups(fresh=True)
@@ -57,7 +57,7 @@ def _scheduler_lines(ctx: Context) -> list[str]:
     """Scheduler state, job counts and the next runs (docs/commands.md, /status)."""
     scheduler = ctx.scheduler
     if scheduler is None:
-        jobs = ctx.settings.jobs
+        jobs = ctx.options.config_jobs
         return [f"Scheduler: not in this process; {len(jobs)} jobs in the config"]
     views = job_views(scheduler)
     paused = sum(1 for view in views if view.state.paused)

@@ -31,14 +31,13 @@ from typing import TYPE_CHECKING
 
 from bot.commands.catalog import build_registry
 from bot.commands.claims import claim_of
-from bot.commands.context import Action, Confirmation, Context
+from bot.commands.context import Action, CommandOptions, Confirmation, Context
 from bot.commands.explain import explain
 from bot.commands.ordering import Claim, CommandOrder, Ticket
 from bot.commands.parsing import ParseError, split_args, split_command
 from bot.commands.registry import CommandSpec, Registry
 from bot.commands.resolve import GroupDirectory, ResolveError
 from bot.commands.types import Outcome, Pending, Principal, Reply, Rights
-from bot.config import Settings
 from bot.storage_errors import fault_text, is_storage_fault
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
@@ -79,32 +78,30 @@ class CommandLayer:
     def __init__(
         self,
         *,
-        settings: Settings,
+        options: CommandOptions,
         client: WhatsAppClient,
         store: Store,
+        directory: GroupDirectory,
+        scheduler: JobScheduler | None = None,
         clock: Callable[[], datetime] = _utc_now,
         monotonic: Callable[[], float] = time.monotonic,
-        bot_username: str | None = None,
         registry: Registry | None = None,
-        scheduler: JobScheduler | None = None,
         max_command_age: timedelta = MAX_COMMAND_AGE,
     ) -> None:
-        self.settings = settings
-        self.scheduler = scheduler  # set by the runtime once built (job commands, /status)
+        """Complete on return: `bot.runtime` builds the parts and hands them in.
+
+        `scheduler` is None where commands run without one (some tests): job
+        commands then say so.
+        """
+        self.options = options
         self.client = client
         self.store = store
+        self.directory = directory
+        self.scheduler = scheduler
         self.clock = clock
         self.monotonic = monotonic
-        self.bot_username = bot_username
         self.registry = registry or build_registry()
         self.started_at = clock()
-        self.directory = GroupDirectory(
-            client,
-            config_aliases=settings.groups,
-            targets=settings.targets,
-            runtime_aliases=store.aliases,
-            monotonic=monotonic,
-        )
         self.max_command_age = max_command_age
         self.order = CommandOrder()
         self._pending: dict[str, _PendingAction] = {}
@@ -151,12 +148,6 @@ class CommandLayer:
             line = split_command(text)
         except ParseError as exc:
             return self._finish(principal, text, Reply.failed(str(exc)), "unparseable")
-        if (
-            line.addressed_to
-            and self.bot_username
-            and (line.addressed_to.lower() != self.bot_username.lower())
-        ):
-            return Reply.nothing()  # meant for another bot in the same chat
         spec = self.registry.get(line.name)
         if spec is None:
             reply = Reply.failed(self.registry.unknown_text(line.name, principal.rights))
@@ -238,7 +229,7 @@ class CommandLayer:
         self, spec: CommandSpec, args: list[str], principal: Principal, text: str, ticket: Ticket
     ) -> Outcome:
         context = Context(
-            settings=self.settings,
+            options=self.options,
             client=self.client,
             store=self.store,
             directory=self.directory,

@@ -25,8 +25,6 @@ from bot.usertext import one_line, shorten
 if TYPE_CHECKING:
     from bot.commands.context import Confirmation, Context
 
-_SYNONYMS = {"start": "help"}
-
 Handler = Callable[["Context", list[str]], Awaitable["Reply | Confirmation"]]
 
 
@@ -69,9 +67,8 @@ class Registry:
             self._specs[spec.name] = spec
 
     def get(self, name: str) -> CommandSpec | None:
-        key = name.lower().lstrip("/")
-        # Telegram sends /start when someone opens a private chat with the bot.
-        return self._specs.get(_SYNONYMS.get(key, key))
+        # (Telegram's /start is turned into /help by the Telegram front end.)
+        return self._specs.get(name.lower().lstrip("/"))
 
     def allowed(self, rights: Rights) -> list[CommandSpec]:
         return [spec for spec in self._specs.values() if rights >= spec.rights]

@@ -21,8 +21,8 @@ from bot.commands.context import Context
 from bot.commands.explain import explain
 from bot.commands.parsing import ParseError, split_args
 from bot.commands.resolve import ALL, ResolveError
-from bot.config import problems_from_errors
 from bot.jobconfig import JobConfig
+from bot.problems import problems_from_errors
 from bot.usertext import EXCERPT_LENGTH, excerpt, one_line, shorten
 from bot.whatsapp.errors import PilotError
 from bot.zones import load_zone
@@ -116,7 +116,7 @@ async def parse_schedule(ctx: Context, name: str, rest: str) -> ScheduleRequest 
         return "give the text to send after the target"
     if action == "reset-invite" and text:
         return f"reset-invite takes only a target; remove {excerpt(text)}"
-    zone = ctx.settings.scheduler.timezone
+    zone = ctx.options.timezone
     data: dict[str, Any] = {
         "name": name,
         "kind": _ACTIONS[action],

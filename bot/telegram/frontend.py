@@ -7,8 +7,8 @@ self-hosted Bot API server; `AIORateLimiter` with retries, so flood control
 grouppilot runs its own scheduler), registers the handlers and the one error
 handler, and runs inside the caller's event loop:
 
-- `start`: ``initialize()`` (``getMe``: the bot's username goes to the command
-  layer for ``/cmd@BotName``), ``setMyCommands`` from the command
+- `start`: ``initialize()`` (``getMe``: the bot's username, with which the
+  handlers ignore ``/cmd@OtherBot``), ``setMyCommands`` from the command
   definitions, ``start()``, then the updates the journal still holds
   (`recovery.py`: replayed in order, or answered), then
   ``updater.start_polling`` with ``drop_pending_updates`` from the config
@@ -146,7 +146,6 @@ class TelegramFrontEnd:
             await self._close_connections()  # a failed initialize() leaves them open
             raise self._start_error(exc) from None
         try:
-            self.commands.bot_username = app.bot.username
             self._open_journal()
             await self._publish_commands()
             await app.start()

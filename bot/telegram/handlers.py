@@ -7,6 +7,9 @@
   reply, or the question with `Confirm` / `Cancel` buttons. A principal with
   no rights is still handed to the layer (which audits the attempt and
   answers `Reply.nothing()`), so a stranger gets no message at all.
+  Two Telegram rules live here and nowhere else: ``/cmd@OtherBot`` (another
+  bot's command) is ignored, and ``/start`` (sent when someone opens a chat
+  with the bot) runs as ``/help``.
 - `Handlers.press`: a button press. Always answered. A presser without admin
   rights in that chat gets a short "not allowed" and the buttons stay; an
   admin's press settles the command once and the message is edited to show

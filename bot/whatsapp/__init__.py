@@ -1,6 +1,6 @@
 """The WhatsApp groups API client: errors, identifiers, models, caps, retries."""
 
-from bot.whatsapp.client import WhatsAppClient, client_from_settings
+from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.errors import (
     ApiError,
     AuthError,
@@ -52,5 +52,4 @@ __all__ = [
     "Unsupported",
     "UpstreamError",
     "WhatsAppClient",
-    "client_from_settings",
 ]

@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import stamina
@@ -44,10 +44,6 @@ from bot.whatsapp.models import (
     SentMessage,
 )
 from bot.whatsapp.retry import RetryPolicy, Safety, parse_retry_after, should_retry
-
-if TYPE_CHECKING:
-    from bot.config import PilotSettings
-    from bot.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -362,35 +358,3 @@ def _parse(model: type[ModelT], data: object, operation: str, safety: Safety) ->
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors())
         raise _unreadable(operation, 200, f"unexpected shape ({fields})", safety) from None
-
-
-def client_from_settings(
-    pilot: PilotSettings,
-    *,
-    sandbox: Sandbox | None = None,
-    retry: RetryPolicy | None = None,
-) -> WhatsAppClient:
-    """The one client of the bot: live API, or the in-process sandbox.
-
-    With `base_url = "sandbox"` requests go to `sandbox` (a fresh one with the
-    demo groups when not given) through an httpx transport, no sockets.
-    """
-    transport: httpx.AsyncBaseTransport | None = None
-    base_url = pilot.base_url
-    api_key = pilot.api_key
-    if pilot.is_sandbox:
-        from bot.sandbox import SandboxTransport
-
-        transport = SandboxTransport(sandbox)
-        base_url = "http://sandbox"
-        # The emulator wants some key; a real one is not needed.
-        api_key = api_key if api_key.get_secret_value() else SecretStr("sandbox")
-    return WhatsAppClient(
-        base_url=base_url,
-        api_key=api_key,
-        timeout=pilot.timeout,
-        max_rps=pilot.max_rps,
-        concurrency=pilot.concurrency,
-        retry=retry,
-        transport=transport,
-    )
