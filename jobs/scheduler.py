@@ -37,13 +37,13 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from bot.commands.resolve import GroupDirectory
 from bot.config import Settings
 from bot.jobconfig import JobConfig
 from bot.notify import LogNotifier, Notifier
+from bot.services import GroupDirectory, utc_now
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 from jobs.context import RunContext
@@ -83,10 +83,6 @@ class StorageRefused(SchedulerNotRunning):
     """``/run`` refused: the database would not record the run (the command layer says why)."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class JobScheduler:
     """Config and chat-defined jobs of one bot (see the module docstring)."""
 
@@ -98,7 +94,7 @@ class JobScheduler:
         client: WhatsAppClient,
         directory: GroupDirectory,
         timer: Timer | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         stop_timeout: float = 20.0,
@@ -405,7 +401,7 @@ class JobScheduler:
     def slot(self, name: str) -> Slot:
         slot = self.slots.get(name)
         if slot is None:
-            raise JobNotFound(name)
+            raise JobNotFound(name, list(self.slots))
         return slot
 
     def run_now(self, name: str, *, by: str) -> Submission:

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.commands.registry import Registry
-from bot.commands.resolve import GroupDirectory
 from bot.commands.types import Principal, Reply
 from bot.config import Settings
+from bot.services import GroupDirectory
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 

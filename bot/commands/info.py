@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.commands.context import Context
-from bot.commands.explain import explain
 from bot.commands.types import Reply
+from bot.services import explain
 from bot.usertext import ascii_int, one_line, shorten
 from bot.whatsapp.errors import PilotError
 from jobs.report import local_time

@@ -26,19 +26,18 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.commands.catalog import build_registry
 from bot.commands.claims import claim_of
 from bot.commands.context import Action, Confirmation, Context
-from bot.commands.explain import explain
 from bot.commands.ordering import Claim, CommandOrder, Ticket
 from bot.commands.parsing import ParseError, split_args, split_command
 from bot.commands.registry import CommandSpec, Registry
-from bot.commands.resolve import GroupDirectory, ResolveError
 from bot.commands.types import Outcome, Pending, Principal, Reply, Rights
 from bot.config import Settings
+from bot.services import GroupDirectory, Refusal, explain, utc_now
 from bot.storage_errors import fault_text, is_storage_fault
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
@@ -60,10 +59,6 @@ MAX_COMMAND_AGE = timedelta(minutes=10)  # older changes (sent while down) are n
 _MAX_PENDING = 1000
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class _PendingAction:
     pending: Pending
@@ -82,7 +77,7 @@ class CommandLayer:
         settings: Settings,
         client: WhatsAppClient,
         store: Store,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         bot_username: str | None = None,
         registry: Registry | None = None,
@@ -292,7 +287,7 @@ class CommandLayer:
             result = await call()
         except PilotError as exc:
             return Reply.failed(explain(exc))
-        except ResolveError as exc:
+        except Refusal as exc:  # the one place a refusal becomes a reply
             return Reply.failed(str(exc))
         except Exception as exc:
             if is_storage_fault(exc):
