@@ -32,7 +32,6 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -41,15 +40,11 @@ from bot.durations import format_duration
 from bot.usertext import ascii_int, excerpt, one_line, shorten
 from bot.zones import load_zone
 
-if TYPE_CHECKING:
-    from bot.config import JobConfig
-
 __all__ = [
     "AtSchedule",
     "CronSchedule",
     "EverySchedule",
     "Schedule",
-    "build_schedule",
     "load_zone",
     "parse_at",
     "resolve_local",
@@ -287,19 +282,3 @@ class AtSchedule(Schedule):
 
     def describe(self) -> str:
         return f"at {self.when.isoformat()}"
-
-
-def build_schedule(job: JobConfig, *, start: datetime) -> Schedule:
-    """The schedule of ``job``; ``start`` (aware) is when the bot starts or the job is made.
-
-    Only ``every`` schedules depend on ``start``. Raises ``ValueError`` when the
-    job has no valid schedule.
-    """
-    zone = load_zone(job.timezone)
-    if job.cron is not None:
-        return CronSchedule(job.cron, zone)
-    if job.every is not None:
-        return EverySchedule(job.every, start=start, zone=zone)
-    if job.at is not None:
-        return AtSchedule(job.at, zone)
-    raise ValueError(f"job {job.name!r} has no schedule: set one of cron, every or at")

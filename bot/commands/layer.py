@@ -27,7 +27,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from bot.commands.catalog import build_registry
 from bot.commands.claims import claim_of
@@ -42,9 +41,7 @@ from bot.storage_errors import fault_text, is_storage_fault
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.errors import PilotError
-
-if TYPE_CHECKING:
-    from jobs.scheduler import JobScheduler
+from jobs.scheduler import JobScheduler
 
 log = logging.getLogger(__name__)
 
