@@ -15,7 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.config import JobConfig, Settings
-from jobs.schedule import AtSchedule, EverySchedule, Schedule, build_schedule
+from bot.jobconfig import build_schedule
+from jobs.schedule import AtSchedule, EverySchedule, Schedule
 
 __all__ = ["format_check", "format_summary"]
 

@@ -35,9 +35,17 @@ from bot.durations import format_duration, parse_duration
 from bot.placeholders import PLACEHOLDERS, check_text, render_text
 from bot.usertext import excerpt, message_text_problem
 from bot.zones import load_zone
-from jobs.schedule import CronSchedule, parse_at
+from jobs.schedule import AtSchedule, CronSchedule, EverySchedule, Schedule, parse_at
 
-__all__ = ["NAME", "NAME_RULE", "PLACEHOLDERS", "Duration", "JobConfig", "render_text"]
+__all__ = [
+    "NAME",
+    "NAME_RULE",
+    "PLACEHOLDERS",
+    "Duration",
+    "JobConfig",
+    "build_schedule",
+    "render_text",
+]
 
 # Job, alias and target names: one rule for the config and for chat.
 NAME = re.compile(r"^[a-z0-9_-]{1,40}$")
@@ -214,3 +222,19 @@ def _job_rules(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str
     if kind == "invite_reset" and data.get("pin") is True:
         rules.append((("pin",), "only for kind 'broadcast' (an invite reset sends nothing to pin)"))
     return rules
+
+
+def build_schedule(job: JobConfig, *, start: datetime) -> Schedule:
+    """The schedule of ``job``; ``start`` (aware) is when the bot starts or the job is made.
+
+    Only ``every`` schedules depend on ``start``. Raises ``ValueError`` when the
+    job has no valid schedule.
+    """
+    zone = load_zone(job.timezone)
+    if job.cron is not None:
+        return CronSchedule(job.cron, zone)
+    if job.every is not None:
+        return EverySchedule(job.every, start=start, zone=zone)
+    if job.at is not None:
+        return AtSchedule(job.at, zone)
+    raise ValueError(f"job {job.name!r} has no schedule: set one of cron, every or at")

@@ -38,7 +38,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -47,10 +47,10 @@ from pydantic import SecretStr
 
 from bot.commands.context import CommandOptions
 from bot.commands.layer import MAX_COMMAND_AGE, CommandLayer
-from bot.commands.resolve import GroupDirectory
 from bot.config import PilotSettings, Settings
 from bot.notify import Notifier
 from bot.sandbox import Sandbox, SandboxTransport
+from bot.services import GroupDirectory, utc_now
 from bot.storage_errors import storage_faults
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
@@ -70,10 +70,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def client_from_settings(
@@ -141,7 +137,7 @@ def build_commands(
     store: Store,
     directory: GroupDirectory | None = None,
     scheduler: JobScheduler | None = None,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Callable[[], datetime] = utc_now,
     monotonic: Callable[[], float] = time.monotonic,
     max_command_age: timedelta = MAX_COMMAND_AGE,
 ) -> CommandLayer:
@@ -174,7 +170,7 @@ def build_parts(
     *,
     client: WhatsAppClient,
     store: Store,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Callable[[], datetime] = utc_now,
     monotonic: Callable[[], float] = time.monotonic,
     timer: Timer | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

@@ -35,13 +35,14 @@ import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
 from sqlite_utils import Database, Migrations
 
+from bot.services import from_utc_text, utc_now, utc_text
 from bot.storage_errors import StorageError, check_storage_path, damaged, storage_error
 
 __all__ = ["MIGRATIONS", "AuditEntry", "InviteLinkSeen", "StorageError", "Store"]
@@ -116,14 +117,6 @@ class InviteLinkSeen:
     last_seen: datetime
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _from_text(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
 def _no_database_yet(path: Path) -> bool:
     """True when ``path`` holds no data yet: missing or empty, without a write-ahead log.
 
@@ -169,7 +162,7 @@ class Store:
         self,
         path: str | os.PathLike[str],
         *,
-        clock: Clock = _utc_now,
+        clock: Clock = utc_now,
         migrations: Sequence[Migrations] = (),
     ) -> None:
         """Open (creating it and its parent directories if needed), check and migrate ``path``.
@@ -191,7 +184,7 @@ class Store:
             self._db = self._open_file(self.path)
 
     @classmethod
-    def memory(cls, *, clock: Clock = _utc_now) -> Self:
+    def memory(cls, *, clock: Clock = utc_now) -> Self:
         """A fresh in-memory store (gone when closed)."""
         return cls(":memory:", clock=clock)
 
@@ -321,7 +314,7 @@ class Store:
         now = self._clock()
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError(f"the store's clock returned a naive datetime ({now!r})")
-        return now.astimezone(UTC).isoformat(timespec="microseconds")
+        return utc_text(now)
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         return list(self._db.query(sql, params))
@@ -345,7 +338,7 @@ class Store:
             " ORDER BY id DESC LIMIT ?",
             (limit,),
         )
-        return [AuditEntry(**{**row, "at": _from_text(row["at"])}) for row in rows]
+        return [AuditEntry(**{**row, "at": from_utc_text(row["at"])}) for row in rows]
 
     # -- runtime aliases (/alias, /unalias) -------------------------------------
 
@@ -417,8 +410,8 @@ class Store:
             InviteLinkSeen(
                 group_id=row["group_id"],
                 link=row["link"],
-                first_seen=_from_text(row["first_seen"]),
-                last_seen=_from_text(row["last_seen"]),
+                first_seen=from_utc_text(row["first_seen"]),
+                last_seen=from_utc_text(row["last_seen"]),
             )
             for row in rows
         ]

@@ -6,8 +6,8 @@
 - :mod:`jobs.scheduler`: :class:`~jobs.scheduler.JobScheduler` (arming,
   jitter, overlap, pause/resume, ``/run``, ``/schedule``), on
   :mod:`jobs.timer` (APScheduler as a timer only) and :mod:`jobs.slots`;
-- :mod:`jobs.startup`: recovery of interrupted runs and catch-up
-  (:mod:`jobs.catchup`) on start;
+- :mod:`jobs.startup` and :mod:`jobs.catchup`: what a start decides (recovery,
+  catch-up), as pure functions;
 - :mod:`jobs.runs`: one run end to end, over the kinds
   :mod:`jobs.broadcast` and :mod:`jobs.invite_reset` (:mod:`jobs.context`);
 - :mod:`jobs.report` and :mod:`jobs.views`: what is said and shown about runs and jobs;

@@ -27,8 +27,8 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass
 
-from bot.commands.explain import explain
 from bot.jobconfig import JobConfig, render_text
+from bot.services import explain
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 from jobs.context import RunContext, error_code, is_number_wide
 from jobs.ledger import Delivery, Run

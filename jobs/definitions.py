@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -29,6 +29,7 @@ from sqlite_utils import Database
 
 from bot.durations import format_duration
 from bot.jobconfig import JobConfig
+from bot.services import Refusal, from_utc_text, utc_text
 from jobs.schema import ensure_schema
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "job_from_data",
     "job_to_data",
     "stamp",
-    "unstamp",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ Source = Literal["config", "chat"]
 Clock = Callable[[], datetime]
 
 
-class DefinitionError(ValueError):
+class DefinitionError(Refusal, ValueError):
     """A job that cannot be stored: its name is taken, or it is not a chat job."""
 
 
@@ -56,12 +56,7 @@ def stamp(moment: datetime) -> str:
     """A moment as stored: ISO 8601 UTC with microseconds (text order = time order)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"naive datetime {moment!r}: the scheduler only stores aware times")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def unstamp(text: str) -> datetime:
-    """The inverse of :func:`stamp`."""
-    return datetime.fromisoformat(text).astimezone(UTC)
+    return utc_text(moment)
 
 
 def job_to_data(job: JobConfig) -> dict[str, Any]:
@@ -238,7 +233,7 @@ class DefinitionBook:
             config=job_from_data(json.loads(row["definition"])),
             source=row["source"],
             created_by=row["created_by"],
-            created_at=unstamp(row["created_at"]),
+            created_at=from_utc_text(row["created_at"]),
         )
 
     # -- state ----------------------------------------------------------------------
@@ -251,10 +246,10 @@ class DefinitionBook:
         return JobState(
             name=name,
             paused=bool(row["paused"]),
-            paused_at=unstamp(row["paused_at"]) if row["paused_at"] else None,
+            paused_at=from_utc_text(row["paused_at"]) if row["paused_at"] else None,
             paused_by=row["paused_by"],
             note=row["note"],
-            floor=unstamp(row["floor"]) if row["floor"] else None,
+            floor=from_utc_text(row["floor"]) if row["floor"] else None,
         )
 
     def pause(self, name: str, *, by: str, note: str = "") -> JobState:

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from bot.commands.explain import explain, explain_unconfirmed_reset
 from bot.jobconfig import JobConfig
+from bot.services import explain, explain_unconfirmed_reset
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 from jobs.context import INTERRUPTED, RunContext, error_code, is_number_wide
 from jobs.ledger import Delivery, Run

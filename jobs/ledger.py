@@ -44,7 +44,8 @@ from typing import Any, Literal
 
 from sqlite_utils import Database
 
-from jobs.definitions import stamp, unstamp
+from bot.services import from_utc_text
+from jobs.definitions import stamp
 from jobs.schema import ensure_schema
 
 __all__ = [
@@ -126,7 +127,7 @@ class Delivery:
 
 
 def _maybe(text: str | None) -> datetime | None:
-    return unstamp(text) if text else None
+    return from_utc_text(text) if text else None
 
 
 def _run(row: dict[str, Any]) -> Run:
@@ -135,7 +136,7 @@ def _run(row: dict[str, Any]) -> Run:
         job=row["job"],
         kind=row["kind"],
         zone=row["zone"],
-        scheduled=unstamp(row["scheduled"]),
+        scheduled=from_utc_text(row["scheduled"]),
         trigger=row["trigger_type"],
         requested_by=row["requested_by"],
         started=_maybe(row["started"]),

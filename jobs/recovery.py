@@ -27,30 +27,74 @@ become ``unknown``, runs without a row are caught up).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from pydantic import ValidationError
 
 from bot.durations import format_duration
+from bot.jobconfig import JobConfig
 from jobs.catchup import plan_missed
-from jobs.context import EXPIRED, INTERRUPTED
-from jobs.definitions import job_from_data
-from jobs.ledger import Run, Trigger
-from jobs.outage import LateOutcome, NotRun, fault_text, is_storage_fault
+from jobs.context import EXPIRED, INTERRUPTED, RunContext
+from jobs.definitions import DefinitionBook, job_from_data
+from jobs.ledger import Ledger, Run, Trigger
+from jobs.outage import LateOutcome, NotRun, StorageOutage, fault_text, is_storage_fault
 from jobs.report import local_time, run_title
-from jobs.slots import Submission
-
-if TYPE_CHECKING:
-    from bot.jobconfig import JobConfig
-    from jobs.scheduler import JobScheduler
-    from jobs.slots import Slot
+from jobs.runs import RunExecutor
+from jobs.slots import Slot, Submission
 
 __all__ = ["LEFT_SENDING", "recover_run", "refused_record", "refused_start", "retry_writes"]
 
 log = logging.getLogger(__name__)
 
 LEFT_SENDING = "left mid-send by a crash: it may have gone out, so it is not resent"
+
+
+class Scheduler(Protocol):
+    """The parts of :class:`jobs.scheduler.JobScheduler` that recovery uses.
+
+    A protocol, so that this module need not import the scheduler that calls it.
+    """
+
+    ledger: Ledger
+    book: DefinitionBook
+    slots: dict[str, Slot]
+    outage: StorageOutage
+    context: RunContext
+    executor: RunExecutor
+    clock: Callable[[], datetime]
+
+    def submit(
+        self, slot: Slot, scheduled: datetime, trigger: Trigger, by: str = ""
+    ) -> Submission: ...
+
+    def start_run(
+        self,
+        slot: Slot,
+        scheduled: datetime,
+        trigger: Trigger,
+        by: str = "",
+        *,
+        existing: Run | None = None,
+        config: JobConfig | None = None,
+    ) -> Submission: ...
+
+    def record_not_run(
+        self,
+        slot: Slot,
+        scheduled: datetime,
+        trigger: Trigger,
+        outcome: Literal["skipped", "missed"],
+        reason: str,
+        by: str = "",
+    ) -> Run | None: ...
+
+    def report_not_run(self, run: Run) -> None: ...
+
+    def spawn(self, coroutine: Awaitable[None]) -> None: ...
+
+    async def notify_chats(self, text: str) -> None: ...
 
 
 def _snapshot(run: Run, slot: Slot | None) -> JobConfig | None:
@@ -64,7 +108,7 @@ def _snapshot(run: Run, slot: Slot | None) -> JobConfig | None:
 
 
 def recover_run(
-    scheduler: JobScheduler,
+    scheduler: Scheduler,
     run: Run,
     now: datetime,
     *,
@@ -126,7 +170,7 @@ def recover_run(
 # -- while the database refuses writes ----------------------------------------------------
 
 
-def _tell_once(scheduler: JobScheduler, job: str, text: str) -> None:
+def _tell_once(scheduler: Scheduler, job: str, text: str) -> None:
     """The log hears of each refusal, the chats of the first per job and outage."""
     if scheduler.outage.retrying:
         log.debug(text)
@@ -138,7 +182,7 @@ def _tell_once(scheduler: JobScheduler, job: str, text: str) -> None:
 
 
 def refused_start(
-    scheduler: JobScheduler,
+    scheduler: Scheduler,
     slot: Slot,
     scheduled: datetime,
     trigger: Trigger,
@@ -168,7 +212,7 @@ def refused_start(
 
 
 def refused_record(
-    scheduler: JobScheduler,
+    scheduler: Scheduler,
     slot: Slot,
     scheduled: datetime,
     trigger: Trigger,
@@ -191,14 +235,14 @@ def refused_record(
     _tell_once(scheduler, config.name, text)
 
 
-def _write_outcome(scheduler: JobScheduler, outcome: LateOutcome) -> None:
+def _write_outcome(scheduler: Scheduler, outcome: LateOutcome) -> None:
     try:
         outcome.write(scheduler.context.store, scheduler.ledger)
     except RuntimeError:  # no longer `sending`: someone else settled it
         log.warning("run %s, %s: a late answer was not needed", outcome.run_id, outcome.group_id)
 
 
-def _resume_stalled(scheduler: JobScheduler, now: datetime, done: list[str]) -> None:
+def _resume_stalled(scheduler: Scheduler, now: datetime, done: list[str]) -> None:
     outage = scheduler.outage
     stopped = f"stopped by a storage failure ({outage.cause})"
     for run_id in list(outage.stalled):
@@ -216,7 +260,7 @@ def _resume_stalled(scheduler: JobScheduler, now: datetime, done: list[str]) -> 
         done.append(f"{'resumed' if resumed else 'ended'} {run_title(run)}")
 
 
-def _catch_up_fires(scheduler: JobScheduler, now: datetime) -> None:
+def _catch_up_fires(scheduler: Scheduler, now: datetime) -> None:
     outage = scheduler.outage
     cause = f"the database refused writes ({outage.cause})"
     for job, fires in list(outage.fires.items()):
@@ -250,7 +294,7 @@ def _catch_up_fires(scheduler: JobScheduler, now: datetime) -> None:
             scheduler.record_not_run(slot, plan.missed_at, "schedule", "missed", plan.reason)
 
 
-def retry_writes(scheduler: JobScheduler, *, resume: bool = True) -> bool:
+def retry_writes(scheduler: Scheduler, *, resume: bool = True) -> bool:
     """Write what the outage kept (see the module docstring); True when nothing waits any more.
 
     With ``resume=False`` (on stop) the stopped runs are only marked

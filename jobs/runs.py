@@ -34,9 +34,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Final
 
-from bot.commands.explain import explain
-from bot.commands.resolve import GroupDirectory, ResolveError
 from bot.jobconfig import JobConfig
+from bot.services import GroupDirectory, ResolveError, explain
 from bot.whatsapp.errors import PilotError
 from jobs.broadcast import deliver_broadcast
 from jobs.context import INTERRUPTED, RunContext

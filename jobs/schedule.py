@@ -11,7 +11,7 @@ Weekdays are names (``mon``..``sun``) or numbers in the standard cron meaning
 weekday field are restricted (neither starts with ``*``), a day matching
 either one runs. Field matching is done by APScheduler's ``CronTrigger``, but
 on local wall-clock time, because APScheduler 3.11's zone-aware trigger gets
-DST wrong for the rules of docs/scheduling.md (checked against 3.11.3):
+DST wrong for SPEC section 6 (checked against 3.11.3):
 
 - a local time skipped by a spring-forward change: APScheduler returns the
   non-existent wall time, which is an hour *after* the change (02:30 in
@@ -32,7 +32,6 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -41,15 +40,11 @@ from bot.durations import format_duration
 from bot.usertext import ascii_int, excerpt, one_line, shorten
 from bot.zones import load_zone
 
-if TYPE_CHECKING:
-    from bot.jobconfig import JobConfig
-
 __all__ = [
     "AtSchedule",
     "CronSchedule",
     "EverySchedule",
     "Schedule",
-    "build_schedule",
     "load_zone",
     "parse_at",
     "resolve_local",
@@ -61,7 +56,7 @@ _ONE_SECOND = timedelta(seconds=1)
 
 
 def resolve_local(wall: datetime, zone: ZoneInfo) -> datetime:
-    """Turn a naive local wall time into an aware instant, following docs/scheduling.md.
+    """Turn a naive local wall time into an aware instant, following SPEC section 6.
 
     A time that exists once maps to itself; a repeated time (fall back) to its
     first occurrence; a time that does not exist (spring forward) to the
@@ -287,19 +282,3 @@ class AtSchedule(Schedule):
 
     def describe(self) -> str:
         return f"at {self.when.isoformat()}"
-
-
-def build_schedule(job: JobConfig, *, start: datetime) -> Schedule:
-    """The schedule of ``job``; ``start`` (aware) is when the bot starts or the job is made.
-
-    Only ``every`` schedules depend on ``start``. Raises ``ValueError`` when the
-    job has no valid schedule.
-    """
-    zone = load_zone(job.timezone)
-    if job.cron is not None:
-        return CronSchedule(job.cron, zone)
-    if job.every is not None:
-        return EverySchedule(job.every, start=start, zone=zone)
-    if job.at is not None:
-        return AtSchedule(job.at, zone)
-    raise ValueError(f"job {job.name!r} has no schedule: set one of cron, every or at")

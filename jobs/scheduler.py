@@ -37,22 +37,21 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from bot.commands.resolve import GroupDirectory
-from bot.jobconfig import JobConfig
+from bot.jobconfig import JobConfig, build_schedule
 from bot.notify import LogNotifier, Notifier
+from bot.services import GroupDirectory, utc_now
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 from jobs.context import RunContext
 from jobs.definitions import DefinitionBook, DefinitionError, JobDefinition, job_to_data
 from jobs.ledger import Ledger, Run, RunExists, Trigger
-from jobs.outage import StorageOutage, is_storage_fault
-from jobs.recovery import refused_record, refused_start, retry_writes
+from jobs.outage import StorageOutage, fault_text, is_storage_fault
+from jobs.recovery import recover_run, refused_record, refused_start, retry_writes
 from jobs.report import local_time, run_report, should_report
 from jobs.runs import RunExecutor
-from jobs.schedule import build_schedule
 from jobs.slots import (
     JobNotFound,
     Queued,
@@ -61,6 +60,7 @@ from jobs.slots import (
     Submission,
     jitter_delay,
 )
+from jobs.startup import check_missed, shadowed_text
 from jobs.timer import APSchedulerTimer, Timer
 
 __all__ = [
@@ -82,10 +82,6 @@ class StorageRefused(SchedulerNotRunning):
     """``/run`` refused: the database would not record the run (the command layer says why)."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class JobScheduler:
     """Config and chat-defined jobs of one bot (see the module docstring)."""
 
@@ -98,7 +94,7 @@ class JobScheduler:
         client: WhatsAppClient,
         directory: GroupDirectory,
         timer: Timer | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         stop_timeout: float = 20.0,
@@ -140,9 +136,7 @@ class JobScheduler:
         return self._running and not self._stopping
 
     async def start(self, notifier: Notifier | None = None) -> None:
-        """Rebuild, recover, catch up, arm; reports go to ``notifier``."""
-        from jobs.startup import start_up
-
+        """Rebuild, recover, catch up, arm (see :mod:`jobs.startup`); reports go to ``notifier``."""
         if self._running:
             raise RuntimeError("the scheduler is already running")
         if notifier is not None:
@@ -152,7 +146,75 @@ class JobScheduler:
         self.started_at = now
         self.timer.start()
         self._running = True
-        await start_up(self, now)
+        self._start_up(now)
+
+    def _start_up(self, now: datetime) -> None:
+        """Bring the jobs (already marked running) from the database to armed slots."""
+        was_disabled = {d.name for d in self.book.all() if not d.config.enabled}
+        shadowed = self.book.rebuild_config(self.config_jobs)
+        self.slots.clear()
+        for definition in self.book.all():
+            self.add_slot(definition, start=now)
+            if definition.name in was_disabled and definition.config.enabled:
+                self.book.set_floor(definition.name, now)  # enabled again: nothing was missed
+        for name in shadowed:
+            text = shadowed_text(name)
+            log.warning(text)
+            self.spawn(self.executor.safe_notify(text))
+        for run in self.ledger.unfinished_runs():
+            self._recover_on_start(run, now)
+        for slot in list(self.slots.values()):
+            try:
+                self._catch_up_on_start(slot, now)
+            except Exception as exc:  # only its floor can be refused: the next start counts again
+                if not is_storage_fault(exc):
+                    raise
+                log.error("%s: catch-up not checked: %s", slot.definition.name, fault_text(exc))
+        for slot in self.slots.values():
+            self.arm(slot, after=now)
+        log.info(
+            "scheduler started: %d jobs (%d armed)",
+            len(self.slots),
+            sum(1 for slot in self.slots.values() if slot.next_run is not None),
+        )
+
+    def _recover_on_start(self, run: Run, now: datetime) -> None:
+        try:
+            recover_run(self, run, now)
+        except Exception as exc:
+            if not is_storage_fault(exc):
+                raise
+            log.error(
+                "%s run %s could not be recovered, the database refused a write (%s): "
+                "retried when it accepts writes again",
+                run.job,
+                run.id,
+                fault_text(exc),
+            )
+            self.outage.keep_stalled(run, exc)
+
+    def _catch_up_on_start(self, slot: Slot, now: datetime) -> None:
+        name, config = slot.definition.name, slot.config
+        state = self.book.state(name)
+        counts = config.enabled and not state.paused  # else nothing is read: nothing is missed
+        check = check_missed(
+            slot.schedule,
+            config,
+            paused=state.paused,
+            last_scheduled=self.ledger.last_scheduled(name) if counts else None,
+            floor=state.floor,
+            now=now,
+        )
+        if check.set_floor:
+            self.book.set_floor(name, now)
+        plan = check.plan
+        if plan is None:
+            return
+        if plan.missed_at is not None:
+            self.record_not_run(slot, plan.missed_at, "schedule", "missed", plan.reason)
+        if plan.run_at is not None:
+            log.info("%s: catching up the run of %s", name, plan.run_at.isoformat())
+            self.submit(slot, plan.run_at, "catch-up")
 
     async def stop(self) -> None:
         """Stop firing; let running runs reach their next send, then leave them resumable."""
@@ -406,7 +468,7 @@ class JobScheduler:
     def slot(self, name: str) -> Slot:
         slot = self.slots.get(name)
         if slot is None:
-            raise JobNotFound(name)
+            raise JobNotFound(name, list(self.slots))
         return slot
 
     def run_now(self, name: str, *, by: str) -> Submission:

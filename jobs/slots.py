@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from bot.jobconfig import JobConfig
+from bot.services import Refusal, did_you_mean
+from bot.usertext import excerpt
 from jobs.definitions import JobDefinition
 from jobs.ledger import Run, Trigger
 from jobs.schedule import Schedule
@@ -32,12 +35,22 @@ __all__ = [
 _ONE_SECOND = timedelta(seconds=1)
 
 
-class SchedulerNotRunning(RuntimeError):
+class SchedulerNotRunning(Refusal, RuntimeError):
     """A change asked of a scheduler that this process does not run."""
 
 
-class JobNotFound(LookupError):
-    """No job by that name."""
+class JobNotFound(Refusal, LookupError):
+    """No job called ``name``; the sentence suggests one of ``known`` or lists them."""
+
+    def __init__(self, name: str, known: Sequence[str] = ()) -> None:
+        self.name = name
+        close = did_you_mean(name, known, n=3, cutoff=0.6)
+        if close:
+            text = f"No job called {excerpt(name)}. Did you mean {' or '.join(close)}?"
+        else:
+            listed = ", ".join(known) if known else "none yet"
+            text = f"No job called {excerpt(name)}. Jobs: {listed}."
+        super().__init__(text)
 
 
 def jitter_delay(

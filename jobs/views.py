@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.jobconfig import build_schedule
 from jobs.definitions import JobDefinition, JobState
 from jobs.ledger import Run
-from jobs.schedule import Schedule, build_schedule
+from jobs.schedule import Schedule
 from jobs.scheduler import JobScheduler
 
 __all__ = ["JobView", "job_view", "job_views", "upcoming"]

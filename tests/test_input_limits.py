@@ -27,12 +27,12 @@ from scheduler_kit import Harness, HarnessFactory
 from bot.commands.catalog import build_registry
 from bot.commands.layer import CommandLayer
 from bot.commands.parsing import ParseError, split_args, split_command
-from bot.commands.resolve import ResolveError
 from bot.commands.types import Pending, Principal, Reply, Rights
 from bot.config import Settings, TelegramSettings
 from bot.console import Console, LineReader
 from bot.durations import parse_duration
 from bot.sandbox import SandboxServerThread
+from bot.services import ResolveError
 from bot.store import Store
 from bot.telegram import TelegramFrontEnd
 from bot.usertext import EXCERPT_LENGTH, MAX_COMMAND_CHARS

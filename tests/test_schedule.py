@@ -9,11 +9,11 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.config import JobConfig
+from bot.jobconfig import build_schedule
 from jobs.schedule import (
     AtSchedule,
     CronSchedule,
     EverySchedule,
-    build_schedule,
     load_zone,
     parse_at,
     resolve_local,

@@ -24,8 +24,8 @@ from scheduler_kit import (
 )
 
 from bot.durations import parse_duration
-from bot.jobconfig import JobConfig
-from jobs.schedule import EverySchedule, Schedule, build_schedule
+from bot.jobconfig import JobConfig, build_schedule
+from jobs.schedule import EverySchedule, Schedule
 from jobs.scheduler import jitter_delay
 
 

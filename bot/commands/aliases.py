@@ -7,9 +7,9 @@ A runtime alias may not shadow a config alias, a target, or `all`.
 from __future__ import annotations
 
 from bot.commands.context import Context
-from bot.commands.resolve import ALL
 from bot.commands.types import Reply
 from bot.jobconfig import NAME, NAME_RULE
+from bot.services import ALL
 from bot.usertext import excerpt
 
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from bot.commands.ordering import ALL_GROUPS, GROUP_LIST, Claim
 from bot.commands.parsing import ParseError, split_args, split_command
 from bot.commands.registry import Registry
-from bot.commands.resolve import ALL, GroupDirectory, group_id_in
+from bot.services import ALL, GroupDirectory, group_id_in
 
 __all__ = ["claim_of", "group_key", "job_key", "word_key"]
 

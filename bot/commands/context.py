@@ -9,17 +9,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from bot.commands.registry import Registry
-from bot.commands.resolve import GroupDirectory
-from bot.commands.types import Principal, Reply
+from bot.commands.types import Principal, Reply, Rights
 from bot.jobconfig import JobConfig
+from bot.services import GroupDirectory
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
-
-if TYPE_CHECKING:
-    from jobs.scheduler import JobScheduler
+from jobs.scheduler import JobScheduler
 
 Action = Callable[[], Awaitable[Reply]]
 
@@ -43,6 +40,16 @@ class CommandOptions:
     config_jobs: tuple[JobConfig, ...]  # /status in a process without a scheduler
 
 
+class CommandHelp(Protocol):
+    """What a handler may ask of the command registry (`bot.commands.registry.Registry`).
+
+    A protocol, not the class: the registry holds the handlers, which take a
+    `Context`, so the context cannot import the registry back.
+    """
+
+    def help_reply(self, args: list[str], rights: Rights) -> Reply: ...
+
+
 @dataclass
 class Context:
     options: CommandOptions
@@ -53,7 +60,7 @@ class Context:
     clock: Callable[[], datetime]
     started_at: datetime
     command_text: str
-    registry: Registry
+    registry: CommandHelp
     scheduler: JobScheduler | None = None  # the bot's job scheduler (running or not)
 
     @property

@@ -5,9 +5,8 @@ from __future__ import annotations
 import shlex
 
 from bot.commands.context import Confirmation, Context
-from bot.commands.explain import explain_unconfirmed_reset
-from bot.commands.resolve import GroupRef
 from bot.commands.types import Reply
+from bot.services import GroupRef, explain_unconfirmed_reset
 from bot.usertext import excerpt
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.commands.context import Context
-from bot.commands.explain import explain
 from bot.commands.types import Reply
+from bot.services import explain
 from bot.usertext import ascii_int, one_line, shorten
 from bot.whatsapp.errors import PilotError
 from jobs.report import local_time
@@ -19,15 +19,7 @@ LOG_COMMAND_CHARS = 80  # each command shown, at most (the audit log keeps 1,000
 
 
 async def help_command(ctx: Context, args: list[str]) -> Reply:
-    rights = ctx.principal.rights
-    if not args:
-        return Reply(ctx.registry.help_text(rights))
-    spec = ctx.registry.get(args[0])
-    if spec is None:
-        return Reply.failed(ctx.registry.unknown_text(args[0].lstrip("/"), rights))
-    if rights < spec.rights:
-        return Reply(f"/{spec.name} needs admin rights; you have read-only access.")
-    return Reply(ctx.registry.command_help(spec))
+    return ctx.registry.help_reply(args, ctx.principal.rights)
 
 
 async def status(ctx: Context, args: list[str]) -> Reply:

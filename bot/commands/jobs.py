@@ -14,16 +14,12 @@ validation live in :mod:`bot.commands.schedule_parse`.
 from __future__ import annotations
 
 import asyncio
-import difflib
 from collections.abc import Awaitable, Callable
-from functools import wraps
 
 from bot.commands.context import Confirmation, Context
 from bot.commands.schedule_parse import ScheduleRequest, parse_schedule
 from bot.commands.types import Reply
 from bot.durations import format_duration
-from bot.usertext import excerpt
-from jobs.definitions import DefinitionError
 from jobs.report import history_line, local_time, run_report, should_report
 from jobs.scheduler import JobNotFound, JobScheduler, SchedulerNotRunning
 from jobs.views import JobView, job_view, job_views
@@ -51,34 +47,11 @@ def _scheduler(ctx: Context) -> JobScheduler:
     return ctx.scheduler
 
 
-def _known_errors(handler: Handler) -> Handler:
-    """Turn the scheduler's refusals into plain failed replies."""
-
-    @wraps(handler)
-    async def guarded(ctx: Context, args: list[str]) -> Reply | Confirmation:
-        try:
-            return await handler(ctx, args)
-        except JobNotFound as exc:
-            return Reply.failed(_not_found(ctx, str(exc.args[0])))
-        except (SchedulerNotRunning, DefinitionError) as exc:
-            return Reply.failed(str(exc))
-
-    return guarded
-
-
-def _not_found(ctx: Context, name: str) -> str:
-    names = [view.name for view in job_views(_scheduler(ctx))]
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-    if close:
-        return f"No job called {excerpt(name)}. Did you mean {' or '.join(close)}?"
-    listed = ", ".join(names) if names else "none yet"
-    return f"No job called {excerpt(name)}. Jobs: {listed}."
-
-
 def _view(ctx: Context, name: str) -> JobView:
-    view = job_view(_scheduler(ctx), name)
+    scheduler = _scheduler(ctx)
+    view = job_view(scheduler, name)
     if view is None:
-        raise JobNotFound(name)
+        raise JobNotFound(name, [view.name for view in job_views(scheduler)])
     return view
 
 
@@ -109,7 +82,6 @@ def _last(view: JobView) -> str:
     return history_line(view.last_run) if view.last_run is not None else "never run"
 
 
-@_known_errors
 async def list_jobs(ctx: Context, args: list[str]) -> Reply:
     views = job_views(_scheduler(ctx))
     if not views:
@@ -125,7 +97,6 @@ async def list_jobs(ctx: Context, args: list[str]) -> Reply:
     return Reply("\n".join(lines))
 
 
-@_known_errors
 async def show_job(ctx: Context, args: list[str]) -> Reply:
     scheduler = _scheduler(ctx)
     view = _view(ctx, args[0])
@@ -173,7 +144,6 @@ async def show_job(ctx: Context, args: list[str]) -> Reply:
     return Reply("\n".join(lines))
 
 
-@_known_errors
 async def run_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
     scheduler = _scheduler(ctx)
     scheduler.require_running()
@@ -218,7 +188,6 @@ async def _run_now(ctx: Context, scheduler: JobScheduler, name: str) -> Reply:
     return Reply(report, ok=final.outcome == "ok")
 
 
-@_known_errors
 async def pause_job(ctx: Context, args: list[str]) -> Reply:
     scheduler = _scheduler(ctx)
     scheduler.require_running()
@@ -233,7 +202,6 @@ async def pause_job(ctx: Context, args: list[str]) -> Reply:
     )
 
 
-@_known_errors
 async def resume_job(ctx: Context, args: list[str]) -> Reply:
     scheduler = _scheduler(ctx)
     scheduler.require_running()
@@ -244,7 +212,6 @@ async def resume_job(ctx: Context, args: list[str]) -> Reply:
     return Reply(f"Resumed {view.name} from now. Next run: {_when(_view(ctx, view.name))}.")
 
 
-@_known_errors
 async def schedule_job(ctx: Context, args: list[str]) -> Reply:
     scheduler = _scheduler(ctx)
     scheduler.require_running()
@@ -265,7 +232,6 @@ def _add(ctx: Context, scheduler: JobScheduler, request: ScheduleRequest) -> Rep
     )
 
 
-@_known_errors
 async def unschedule_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
     scheduler = _scheduler(ctx)
     scheduler.require_running()
@@ -277,10 +243,7 @@ async def unschedule_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
         )
 
     async def do_remove() -> Reply:
-        try:
-            scheduler.remove(view.name)
-        except (DefinitionError, SchedulerNotRunning) as exc:
-            return Reply.failed(str(exc))
+        scheduler.remove(view.name)  # refusals become replies in the command layer
         return Reply(f"Deleted the job {view.name}. Its run history is kept.")
 
     config = view.definition.config

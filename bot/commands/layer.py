@@ -26,25 +26,21 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
 
 from bot.commands.catalog import build_registry
 from bot.commands.claims import claim_of
 from bot.commands.context import Action, CommandOptions, Confirmation, Context
-from bot.commands.explain import explain
 from bot.commands.ordering import Claim, CommandOrder, Ticket
 from bot.commands.parsing import ParseError, split_args, split_command
 from bot.commands.registry import CommandSpec, Registry
-from bot.commands.resolve import GroupDirectory, ResolveError
 from bot.commands.types import Outcome, Pending, Principal, Reply, Rights
+from bot.services import GroupDirectory, Refusal, explain, utc_now
 from bot.storage_errors import fault_text, is_storage_fault
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.errors import PilotError
-
-if TYPE_CHECKING:
-    from jobs.scheduler import JobScheduler
+from jobs.scheduler import JobScheduler
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +53,6 @@ _STORAGE_FAULT = (
 CONFIRM_TTL = 300.0  # seconds a Confirm button stays valid
 MAX_COMMAND_AGE = timedelta(minutes=10)  # older changes (sent while down) are not run
 _MAX_PENDING = 1000
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -83,7 +75,7 @@ class CommandLayer:
         store: Store,
         directory: GroupDirectory,
         scheduler: JobScheduler | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         registry: Registry | None = None,
         max_command_age: timedelta = MAX_COMMAND_AGE,
@@ -283,7 +275,7 @@ class CommandLayer:
             result = await call()
         except PilotError as exc:
             return Reply.failed(explain(exc))
-        except ResolveError as exc:
+        except Refusal as exc:  # the one place a refusal becomes a reply
             return Reply.failed(str(exc))
         except Exception as exc:
             if is_storage_fault(exc):

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.commands.context import Confirmation, Context
-from bot.commands.resolve import GroupRef
 from bot.commands.types import Reply
+from bot.services import GroupRef
 from bot.whatsapp.identifiers import PhoneNumber, numbers_from_words, participant_digits
 from bot.whatsapp.models import Group
 

@@ -18,6 +18,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from bot.services import Refusal
 from bot.usertext import MAX_COMMAND_CHARS, excerpt
 
 _COMMAND = re.compile(r"^/(?P<name>[A-Za-z][A-Za-z0-9_-]*)(?:@(?P<bot>[A-Za-z0-9_]+))?$")
@@ -26,7 +27,7 @@ _COMMAND = re.compile(r"^/(?P<name>[A-Za-z][A-Za-z0-9_-]*)(?:@(?P<bot>[A-Za-z0-9
 TOO_LONG = f"Commands can be at most {MAX_COMMAND_CHARS:,} characters long; nothing was run."
 
 
-class ParseError(ValueError):
+class ParseError(Refusal, ValueError):
     """Text that is not a command we can read."""
 
 

@@ -14,18 +14,15 @@ these, so they cannot drift apart.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from bot.commands.context import Confirmation, Context
 from bot.commands.types import Reply, Rights
+from bot.services import did_you_mean
 from bot.usertext import one_line, shorten
 
-if TYPE_CHECKING:
-    from bot.commands.context import Confirmation, Context
-
-Handler = Callable[["Context", list[str]], Awaitable["Reply | Confirmation"]]
+Handler = Callable[[Context, list[str]], Awaitable[Reply | Confirmation]]
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,7 @@ class Registry:
 
     def suggest(self, name: str, rights: Rights) -> list[str]:
         names = [spec.name for spec in self.allowed(rights)]
-        return difflib.get_close_matches(name.lower(), names, n=3, cutoff=0.6)
+        return did_you_mean(name.lower(), names, n=3, cutoff=0.6)
 
     def unknown_text(self, name: str, rights: Rights) -> str:
         suggestions = self.suggest(name, rights)
@@ -84,6 +81,17 @@ class Registry:
             options = " or ".join(f"/{s}" for s in suggestions)
             return f"Unknown command /{shown}. Did you mean {options}?"
         return f"Unknown command /{shown}. Type /help for the list."
+
+    def help_reply(self, args: list[str], rights: Rights) -> Reply:
+        """`/help` (the list) or `/help <command>` (its details) for someone with `rights`."""
+        if not args:
+            return Reply(self.help_text(rights))
+        spec = self.get(args[0])
+        if spec is None:
+            return Reply.failed(self.unknown_text(args[0].lstrip("/"), rights))
+        if rights < spec.rights:
+            return Reply(f"/{spec.name} needs admin rights; you have read-only access.")
+        return Reply(self.command_help(spec))
 
     def help_text(self, rights: Rights) -> str:
         lines = ["Commands you can use:"]

@@ -18,11 +18,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.commands.context import Context
-from bot.commands.explain import explain
 from bot.commands.parsing import ParseError, split_args
-from bot.commands.resolve import ALL, ResolveError
 from bot.jobconfig import JobConfig
 from bot.problems import problems_from_errors
+from bot.services import ALL, ResolveError, explain
 from bot.usertext import EXCERPT_LENGTH, excerpt, one_line, shorten
 from bot.whatsapp.errors import PilotError
 from bot.zones import load_zone

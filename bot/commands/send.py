@@ -9,9 +9,8 @@ that `/pin <group> last` can find it.
 from __future__ import annotations
 
 from bot.commands.context import Confirmation, Context
-from bot.commands.explain import explain
-from bot.commands.resolve import GroupRef
 from bot.commands.types import Reply
+from bot.services import GroupRef, explain
 from bot.usertext import message_text_problem
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 

@@ -29,10 +29,12 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database, Migrations
+
+from bot.services import utc_now, utc_text
 
 __all__ = ["JournalEntry", "UpdateJournal", "ensure_schema"]
 
@@ -73,15 +75,11 @@ class JournalEntry:
     payload: str  # the update as JSON
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class UpdateJournal:
     """The journal rows of one bot (by its Telegram id) in the bot's database."""
 
     def __init__(
-        self, db: Database, bot_id: int, *, clock: Callable[[], datetime] = _utc_now
+        self, db: Database, bot_id: int, *, clock: Callable[[], datetime] = utc_now
     ) -> None:
         ensure_schema(db)
         self._db = db
@@ -122,7 +120,7 @@ class UpdateJournal:
 
     def prune(self) -> None:
         """Forget finished updates older than Telegram could send again."""
-        cutoff = (self._clock() - KEEP_DONE).astimezone(UTC).isoformat(timespec="microseconds")
+        cutoff = utc_text(self._clock() - KEEP_DONE)
         self._write(
             "DELETE FROM telegram_updates WHERE bot_id = ? AND state = 'done' AND finished < ?",
             (self.bot_id, cutoff),
@@ -139,7 +137,7 @@ class UpdateJournal:
     # -- internals ----------------------------------------------------------------
 
     def _now(self) -> str:
-        return self._clock().astimezone(UTC).isoformat(timespec="microseconds")
+        return utc_text(self._clock())
 
     def _set(self, update_id: int, state: str, *, finished: bool) -> None:
         self._write(

@@ -9,13 +9,15 @@ a group (`invalidate`). `/groups` asks for a fresh list.
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from bot.services._refusal import Refusal
+from bot.services._suggest import did_you_mean
 from bot.usertext import excerpt, is_ascii_digits
 from bot.whatsapp.client import WhatsAppClient
+from bot.whatsapp.errors import PilotError
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
 from bot.whatsapp.models import GroupSummary
 
@@ -38,7 +40,7 @@ def group_id_in(word: str) -> str | None:
     return None
 
 
-class ResolveError(LookupError):
+class ResolveError(Refusal, LookupError):
     """A word that names no group, or more than one."""
 
 
@@ -107,7 +109,7 @@ class GroupDirectory:
         """The group's name from the (cached) list; the id when unknown."""
         try:
             groups = await self.groups()
-        except Exception:  # a name is a nicety: never fail an operation for it
+        except PilotError:  # a name is a nicety: never fail an operation for the API
             return group_id
         return next((g.name for g in groups if g.id == group_id and g.name), group_id)
 
@@ -162,6 +164,6 @@ class GroupDirectory:
                 "Use the id or an alias, or more of the name."
             )
         names = [g.name for g in groups if g.name]
-        close = difflib.get_close_matches(text, names, n=_MAX_CANDIDATES, cutoff=0.5)
+        close = did_you_mean(text, names, n=_MAX_CANDIDATES, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else " See /groups or /aliases."
         raise ResolveError(f"No group, alias or target called {excerpt(text)}.{hint}")
