@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from bot.usertext import ascii_int, excerpt, is_ascii_digits
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["format_duration", "parse_duration", "rounded_duration"]
 
 _UNITS: dict[str, int] = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _PART = re.compile(r"([0-9]+)\s*([a-zA-Z]+)")  # ASCII digits only: \d matches "٣" too
@@ -90,3 +90,22 @@ def format_duration(value: timedelta) -> str:
         elif unit == "s" and micro:
             parts.append(f"{amount}.{micro:06d}".rstrip("0") + "s")
     return "".join(parts) or "0s"
+
+
+def rounded_duration(value: timedelta) -> str:
+    """A duration for people, to two units (``5s``, ``3m05s``, ``2h07m``, ``2d03h``).
+
+    Used where the exact value does not matter (how long a run took, uptime);
+    ``format_duration`` is the exact form the config reads. Negative is ``0s``.
+    """
+    seconds = max(0, int(value.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"

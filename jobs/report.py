@@ -18,9 +18,10 @@ when ``announce = true``, whatever ``notify`` says.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.durations import rounded_duration
 from jobs.ledger import Delivery, Run
 from jobs.schedule import load_zone
 
@@ -31,7 +32,6 @@ __all__ = [
     "local_time",
     "run_report",
     "run_title",
-    "short_duration",
     "should_report",
 ]
 
@@ -49,17 +49,6 @@ def local_time(moment: datetime, zone: str, *, date: bool = True) -> str:
     """``2026-12-01 09:00 -03:00`` (or ``09:00`` with ``date=False``) in ``zone``."""
     local = moment.astimezone(_zone(zone))
     return local.strftime("%Y-%m-%d %H:%M %z" if date else "%H:%M").replace("+0000", "UTC")
-
-
-def short_duration(delta: timedelta) -> str:
-    seconds = max(0, int(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def run_title(run: Run) -> str:
@@ -145,7 +134,7 @@ def history_line(run: Run) -> str:
         return f"{head} ({run.detail})" if run.detail else head
     text = f"{head}, {_counts(run)}"
     if run.duration is not None:
-        text += f" in {short_duration(run.duration)}"
+        text += f" in {rounded_duration(run.duration)}"
     if run.requested_by:
         text += f", by {run.requested_by}"
     return text

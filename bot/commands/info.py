@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.commands.context import Context
 from bot.commands.types import Reply
+from bot.durations import rounded_duration
 from bot.services import explain
 from bot.usertext import ascii_int, one_line, shorten
 from bot.whatsapp.errors import PilotError
@@ -38,7 +38,7 @@ async def status(ctx: Context, args: list[str]) -> Reply:
         ok = False
     uptime = ctx.clock() - ctx.started_at
     lines = [
-        f"grouppilot {__version__}, up {_short(uptime)}",
+        f"grouppilot {__version__}, up {rounded_duration(uptime)}",
         f"WhatsApp API: {where}: {api}",
         *_scheduler_lines(ctx),
     ]
@@ -83,15 +83,3 @@ async def show_log(ctx: Context, args: list[str]) -> Reply:
 def _logged(command: str) -> str:
     """A command from the audit log on one line, cut to LOG_COMMAND_CHARS."""
     return shorten(one_line(command), LOG_COMMAND_CHARS)
-
-
-def _short(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {seconds}s"
