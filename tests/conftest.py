@@ -1,4 +1,11 @@
-"""Shared fixtures: a fresh sandbox and the same sandbox served over HTTP."""
+"""Shared fixtures: a fresh sandbox, the client and layer over it, the store.
+
+By default the client reaches the `sandbox` through the in-process transport
+(`SandboxTransport`: the same dispatch as the HTTP server, no sockets) and the
+store is `Store.memory()`. Tests whose subject is the wire ask for
+`sandbox_server` (the same sandbox on 127.0.0.1) and build their own client;
+tests whose subject is the file use `tmp_path`.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from scheduler_kit import HarnessFactory, harness_factory
 from bot.commands.layer import CommandLayer
 from bot.commands.types import Pending, Principal, Reply, Rights
 from bot.config import Settings, load_config
-from bot.sandbox import Sandbox, SandboxServerThread
+from bot.sandbox import Sandbox, SandboxServerThread, SandboxTransport
 from bot.store import Store
 from bot.whatsapp import RetryPolicy, WhatsAppClient
 
@@ -44,7 +51,7 @@ def sandbox_server(sandbox: Sandbox) -> Iterator[SandboxServerThread]:
         yield server
 
 
-# -- the command layer over real HTTP against the sandbox ----------------------------
+# -- the command layer over the real client against the sandbox ----------------------
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
 
@@ -56,22 +63,27 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A real SQLite file."""
-    with Store(tmp_path / "grouppilot.db") as opened:
+def store() -> Iterator[Store]:
+    """A real SQLite database in memory (a file only where the file is the subject)."""
+    with Store.memory() as opened:
         yield opened
 
 
 @pytest.fixture
-async def client(sandbox_server: SandboxServerThread) -> AsyncIterator[WhatsAppClient]:
-    """The real client against the served sandbox; retries without waits."""
+async def client(sandbox: Sandbox) -> AsyncIterator[WhatsAppClient]:
+    """The real client against the `sandbox`, in process; retries without waits.
+
+    Same requests, answers and faults as over HTTP (a drop is a dropped
+    connection, the read timeout is honoured), without a socket or a TLS context.
+    """
     async with WhatsAppClient(
-        base_url=sandbox_server.url,
+        base_url="http://sandbox",
         api_key="ps_test_key",
         timeout=2.0,
         max_rps=1000,
         concurrency=8,
         retry=RetryPolicy.fast(),
+        transport=SandboxTransport(sandbox),
     ) as opened:
         yield opened
 
@@ -96,8 +108,8 @@ async def run_confirmed(layer: CommandLayer, text: str, principal: Principal = A
 
 @pytest.fixture
 async def make_harness(
-    tmp_path: Path, sandbox_server: SandboxServerThread, client: WhatsAppClient
+    tmp_path: Path, sandbox: Sandbox, client: WhatsAppClient
 ) -> AsyncIterator[HarnessFactory]:
     """Builds scheduler harnesses (real store file, real client, fake clock and timer)."""
-    async with harness_factory(tmp_path, sandbox_server, client) as factory:
+    async with harness_factory(tmp_path, sandbox, client) as factory:
         yield factory
