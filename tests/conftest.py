@@ -30,6 +30,21 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_ca_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """httpx clients trust an empty CA directory instead of loading the CA bundle.
+
+    Tests speak plain HTTP to 127.0.0.1 only, yet every httpx client (two per
+    PTB front end, one per wire test) parses the whole bundle, ~35 ms each. A
+    CA directory is read lazily, so this costs nothing, and a test that
+    reached for a real TLS server by mistake would fail. Subprocesses inherit it.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("SSL_CERT_FILE", raising=False)
+        patch.setenv("SSL_CERT_DIR", str(tmp_path_factory.mktemp("no-ca-certs")))
+        yield
+
+
 @pytest.fixture
 def no_grouppilot_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No GROUPPILOT_* variable of the machine running the tests leaks into a config."""
@@ -84,6 +99,23 @@ async def client(sandbox: Sandbox) -> AsyncIterator[WhatsAppClient]:
         concurrency=8,
         retry=RetryPolicy.fast(),
         transport=SandboxTransport(sandbox),
+    ) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def http_client(sandbox_server: SandboxServerThread) -> AsyncIterator[WhatsAppClient]:
+    """The same client over real HTTP to the served `sandbox`, where the wire is the subject.
+
+    A test module overrides `client` with it to run `layer` and `make_harness` over HTTP.
+    """
+    async with WhatsAppClient(
+        base_url=sandbox_server.url,
+        api_key="ps_test_key",
+        timeout=2.0,
+        max_rps=1000,
+        concurrency=8,
+        retry=RetryPolicy.fast(),
     ) as opened:
         yield opened
 
