@@ -71,10 +71,20 @@ def sandbox_server(sandbox: Sandbox) -> Iterator[SandboxServerThread]:
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
 
 
+@pytest.fixture(scope="session")
+def example_settings() -> Settings:
+    """The example config, read once (without the machine's GROUPPILOT_* variables)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.upper().startswith("GROUPPILOT_"):
+                patch.delenv(name)
+        return load_config(EXAMPLE_CONFIG)
+
+
 @pytest.fixture
-def settings() -> Settings:
-    """The example config (sandbox base_url, demo aliases and targets)."""
-    return load_config(EXAMPLE_CONFIG)
+def settings(example_settings: Settings) -> Settings:
+    """The example config (sandbox base_url, demo aliases and targets); each test its own copy."""
+    return example_settings.model_copy(deep=True)
 
 
 @pytest.fixture
