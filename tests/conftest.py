@@ -2,9 +2,9 @@
 
 By default the client reaches the `sandbox` through the in-process transport
 (`SandboxTransport`: the same dispatch as the HTTP server, no sockets) and the
-store is `Store.memory()`. Tests whose subject is the wire ask for
-`sandbox_server` (the same sandbox on 127.0.0.1) and build their own client;
-tests whose subject is the file use `tmp_path`.
+store is `Store.memory()`. Where the wire is the subject a test asks for
+`sandbox_server` (the same sandbox on 127.0.0.1) or `http_client` (the same
+client over it); where the file is the subject it uses `tmp_path`.
 """
 
 from __future__ import annotations
