@@ -1,4 +1,11 @@
-"""Shared fixtures: a fresh sandbox and the same sandbox served over HTTP."""
+"""Shared fixtures: a fresh sandbox, the client and layer over it, the store.
+
+By default the client reaches the `sandbox` through the in-process transport
+(`SandboxTransport`: the same dispatch as the HTTP server, no sockets) and the
+store is `Store.memory()`. Where the wire is the subject a test asks for
+`sandbox_server` (the same sandbox on 127.0.0.1) or `http_client` (the same
+client over it); where the file is the subject it uses `tmp_path`.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ from bot.commands.layer import CommandLayer
 from bot.commands.types import Pending, Principal, Reply, Rights
 from bot.config import Settings, load_config
 from bot.runtime import build_commands
-from bot.sandbox import Sandbox, SandboxServerThread
+from bot.sandbox import Sandbox, SandboxServerThread, SandboxTransport
 from bot.store import Store
 from bot.whatsapp import RetryPolicy, WhatsAppClient
 
@@ -22,6 +29,21 @@ def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without GROUPPILOT_* (for subprocesses), plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("GROUPPILOT_")}
     return {**env, **extra}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_ca_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """httpx clients trust an empty CA directory instead of loading the CA bundle.
+
+    Tests speak plain HTTP to 127.0.0.1 only, yet every httpx client (two per
+    PTB front end, one per wire test) parses the whole bundle, ~35 ms each. A
+    CA directory is read lazily, so this costs nothing, and a test that
+    reached for a real TLS server by mistake would fail. Subprocesses inherit it.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("SSL_CERT_FILE", raising=False)
+        patch.setenv("SSL_CERT_DIR", str(tmp_path_factory.mktemp("no-ca-certs")))
+        yield
 
 
 @pytest.fixture
@@ -45,27 +67,59 @@ def sandbox_server(sandbox: Sandbox) -> Iterator[SandboxServerThread]:
         yield server
 
 
-# -- the command layer over real HTTP against the sandbox ----------------------------
+# -- the command layer over the real client against the sandbox ----------------------
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
 
 
-@pytest.fixture
-def settings() -> Settings:
-    """The example config (sandbox base_url, demo aliases and targets)."""
-    return load_config(EXAMPLE_CONFIG)
+@pytest.fixture(scope="session")
+def example_settings() -> Settings:
+    """The example config, read once (without the machine's GROUPPILOT_* variables)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.upper().startswith("GROUPPILOT_"):
+                patch.delenv(name)
+        return load_config(EXAMPLE_CONFIG)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A real SQLite file."""
-    with Store(tmp_path / "grouppilot.db") as opened:
+def settings(example_settings: Settings) -> Settings:
+    """The example config (sandbox base_url, demo aliases and targets); each test its own copy."""
+    return example_settings.model_copy(deep=True)
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    """A real SQLite database in memory (a file only where the file is the subject)."""
+    with Store.memory() as opened:
         yield opened
 
 
 @pytest.fixture
-async def client(sandbox_server: SandboxServerThread) -> AsyncIterator[WhatsAppClient]:
-    """The real client against the served sandbox; retries without waits."""
+async def client(sandbox: Sandbox) -> AsyncIterator[WhatsAppClient]:
+    """The real client against the `sandbox`, in process; retries without waits.
+
+    Same requests, answers and faults as over HTTP (a drop is a dropped
+    connection, the read timeout is honoured), without a socket or a TLS context.
+    """
+    async with WhatsAppClient(
+        base_url="http://sandbox",
+        api_key="ps_test_key",
+        timeout=2.0,
+        max_rps=1000,
+        concurrency=8,
+        retry=RetryPolicy.fast(),
+        transport=SandboxTransport(sandbox),
+    ) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def http_client(sandbox_server: SandboxServerThread) -> AsyncIterator[WhatsAppClient]:
+    """The same client over real HTTP to the served `sandbox`, where the wire is the subject.
+
+    A test module overrides `client` with it to run `layer` and `make_harness` over HTTP.
+    """
     async with WhatsAppClient(
         base_url=sandbox_server.url,
         api_key="ps_test_key",
@@ -97,8 +151,8 @@ async def run_confirmed(layer: CommandLayer, text: str, principal: Principal = A
 
 @pytest.fixture
 async def make_harness(
-    tmp_path: Path, sandbox_server: SandboxServerThread, client: WhatsAppClient
+    tmp_path: Path, sandbox: Sandbox, client: WhatsAppClient
 ) -> AsyncIterator[HarnessFactory]:
     """Builds scheduler harnesses (real store file, real client, fake clock and timer)."""
-    async with harness_factory(tmp_path, sandbox_server, client) as factory:
+    async with harness_factory(tmp_path, sandbox, client) as factory:
         yield factory

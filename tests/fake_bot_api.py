@@ -161,7 +161,7 @@ class FakeBotApi:
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
         self._thread.start()
         return self
@@ -578,7 +578,7 @@ def _handler_for(api: FakeBotApi) -> type[BaseHTTPRequestHandler]:
 
 
 async def eventually(
-    check: Callable[[], Any], *, timeout: float = 5.0, interval: float = 0.02
+    check: Callable[[], Any], *, timeout: float = 5.0, interval: float = 0.005
 ) -> Any:
     """Poll `check` until it returns something truthy (which is returned); bounded."""
     deadline = time.monotonic() + timeout

@@ -1,7 +1,8 @@
 """Helpers for the scheduler tests: a fake clock, a fake timer, gated sleeps, a harness.
 
-The harness runs the real `JobScheduler` (real SQLite file, real client over
-HTTP to the sandbox) with a clock and a timer the test moves: `advance_to`
+The harness runs the real `JobScheduler` (real SQLite file, so a "restart"
+reopens it; real client to the sandbox, in process unless the test gives one
+over HTTP) with a clock and a timer the test moves: `advance_to`
 fires every armed moment up to a time, in order, and waits for the runs.
 Nothing waits for real minutes.
 """
@@ -25,7 +26,7 @@ from bot.commands.layer import CommandLayer
 from bot.config import Settings, load_config
 from bot.notify import Notifier
 from bot.runtime import build_parts
-from bot.sandbox import Sandbox, SandboxServerThread
+from bot.sandbox import Sandbox
 from bot.store import Store
 from bot.whatsapp import WhatsAppClient
 from jobs.ledger import Run
@@ -321,9 +322,9 @@ HarnessFactory = Callable[..., Harness]
 
 @contextlib.asynccontextmanager
 async def harness_factory(
-    tmp_path: Path, sandbox_server: SandboxServerThread, client: WhatsAppClient
+    tmp_path: Path, sandbox: Sandbox, client: WhatsAppClient
 ) -> AsyncIterator[HarnessFactory]:
-    """Build harnesses over the served sandbox; call again with ``after=`` to "restart".
+    """Build harnesses over `sandbox` (reached by `client`); again with ``after=`` to "restart".
 
     Each test module wraps this in its own ``make_harness`` fixture.
     """
@@ -345,7 +346,7 @@ async def harness_factory(
         """
         config = write_config(
             tmp_path / "grouppilot.toml",
-            base_url=sandbox_server.url,
+            base_url="sandbox",
             db=tmp_path / db_name,
             jobs=jobs,
             timezone=timezone,
@@ -357,7 +358,7 @@ async def harness_factory(
             settings=settings,
             store=store,
             client=client,
-            sandbox=sandbox_server.sandbox,
+            sandbox=sandbox,
             clock=after.clock if after is not None else FakeClock(now),
             seed=seed,
         )

@@ -2,7 +2,7 @@
 
 `/remove`, `/invite <group> reset` and `/send` to several groups return a
 `Pending`; nothing changes in the sandbox until the same chat's admin confirms,
-once, within five minutes. Real layer, real client over HTTP on 127.0.0.1,
+once, within five minutes. Real layer, real client to the sandbox (in process),
 real SQLite store; the only stand-in is a hand-moved monotonic clock.
 """
 

@@ -1,4 +1,4 @@
-"""Parsing and help of the command layer (docs/commands.md), over real HTTP to the sandbox.
+"""Parsing and help of the command layer (docs/commands.md), with the real client to the sandbox.
 
 Every test drives the real `CommandLayer` (real client, real sandbox server on
 127.0.0.1, real SQLite file) or the real parsing functions; nothing is mocked.

@@ -1,6 +1,6 @@
 """Who may do what (docs/telegram.md): every command of the catalog x admin, viewer, stranger.
 
-Real command layer, real client over HTTP to the sandbox on 127.0.0.1, real
+Real command layer, real client to the sandbox (in process), real
 SQLite store. Each case checks the answer, what reached the sandbox, the state
 of the sandbox and the store, and the one audit row the attempt leaves.
 """

@@ -3,7 +3,7 @@
 A megabyte line used to block the event loop (shlex: seconds per megabyte,
 the scheduler included) and replies echoed 100 KB inputs whole. The cap sits
 in command parsing, where Telegram, the console and `exec` all pass. Real
-command layer (real client over HTTP to the sandbox, real SQLite file), real
+command layer (real client to the sandbox in process, real SQLite), real
 console over a pipe, real `grouppilot exec` subprocess.
 """
 

@@ -4,8 +4,8 @@
 `int()` quietly reads `"٣"` (Arabic-Indic) and `"１"` (fullwidth) and regexes'
 `\\d` matches them. Every place that reads a number from text is tried here
 with such digits: it refuses them with its usual sentence and never crashes.
-Commands run through the real command layer (real client over HTTP to the
-sandbox, real SQLite file; a real scheduler with a fake clock for job commands).
+Commands run through the real command layer (real client to the sandbox in
+process, real SQLite; a real scheduler with a fake clock for job commands).
 """
 
 from __future__ import annotations

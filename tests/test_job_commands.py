@@ -1,7 +1,7 @@
 """/jobs, /job, /run, /pause, /resume, /schedule, /unschedule and /status through the command layer.
 
 The real command layer with a real scheduler (fake clock and timer), real
-store file, real client over HTTP to the sandbox. A refused /schedule stores
+store file, real client to the sandbox (in process). A refused /schedule stores
 nothing; every command is audited.
 """
 

@@ -1,7 +1,7 @@
 """Phone numbers are read once, as typed, and reach the API as the same E.164 digits.
 
-Every test goes through the real command layer and the real client over real
-HTTP to the sandbox, and checks what the sandbox received and now holds.
+Every test goes through the real command layer and the real client to the
+sandbox (in process), and checks what the sandbox received and now holds.
 """
 
 from __future__ import annotations

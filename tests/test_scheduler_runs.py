@@ -1,6 +1,6 @@
 """Runs of the two job kinds: deliveries, ledger states, pins, gaps, reports, invite resets.
 
-Real scheduler, real SQLite file, real client over HTTP to the sandbox; a fake
+Real scheduler, real SQLite file, real client to the sandbox (in process); a fake
 clock and timer decide when runs fire.
 """
 

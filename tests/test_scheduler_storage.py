@@ -1,6 +1,6 @@
 """A database that refuses writes (disk full, read-only) while jobs run.
 
-Real scheduler, real SQLite file, real client over HTTP to the sandbox. The
+Real scheduler, real SQLite file, real client to the sandbox (in process). The
 faults are SQLite's own: the file is held at its size with ``PRAGMA
 max_page_count`` after a filler took the free pages ("database or disk is
 full"), or made read-only with ``PRAGMA query_only``. Nothing is sent that

@@ -34,11 +34,18 @@ from bot.commands.layer import CommandLayer
 from bot.config import Settings
 from bot.sandbox import Sandbox, SandboxServerThread
 from bot.telegram import TelegramFrontEnd
+from bot.whatsapp import WhatsAppClient
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 NEW = "5511955551234"  # nobody's number yet
 HANG = 30.0  # longer than any test: the stop at the end cuts it off
+
+
+@pytest.fixture
+def client(http_client: WhatsAppClient) -> WhatsAppClient:
+    """Over real HTTP: a hung request holds a real connection."""
+    return http_client
 
 
 @pytest.fixture

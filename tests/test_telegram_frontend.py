@@ -2,8 +2,8 @@
 
 The real python-telegram-bot `Application` polls a fake Bot API server on
 127.0.0.1 (`fake_bot_api.FakeBotApi`) through ``base_url``; the real
-`CommandLayer` talks HTTP to the sandbox through the real `WhatsAppClient`;
-the audit log is a real SQLite file. Tests inject updates and look at the
+`CommandLayer` reaches the sandbox through the real `WhatsAppClient` (in
+process); the audit log is real SQLite. Tests inject updates and look at the
 calls the bot made, the sandbox's state and the audit log. Waits are bounded
 polling loops (`eventually`).
 """

@@ -1,8 +1,8 @@
 """A stop does not wait for a hung API, and loses no command (issue 8, item 6).
 
 The real python-telegram-bot `Application` against the fake Bot API, the real
-command layer against the sandbox over HTTP, the update journal in a real
-SQLite file. A "restart" is a new command layer and a new front end on the
+command layer against the sandbox (in process), the update journal in a real
+SQLite store. A "restart" is a new command layer and a new front end on the
 same database file and the same fake Telegram (which, like Telegram, does not
 send again what the first front end fetched).
 """

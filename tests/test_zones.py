@@ -76,7 +76,8 @@ def test_load_zone_gives_the_zone() -> None:
 
 
 @pytest.mark.parametrize("command", ["check", "run"])
-@pytest.mark.parametrize("zone", [HUGE, "America"], ids=["100KB", "a-directory"])
+# Every bad zone in the config: test_a_zone_that_does_not_load_is_one_short_problem.
+@pytest.mark.parametrize("zone", [HUGE], ids=["100KB"])
 def test_cli_refuses_a_bad_zone_with_one_sentence(tmp_path: Path, command: str, zone: str) -> None:
     path = tmp_path / "config.toml"
     path.write_text(
