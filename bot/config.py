@@ -402,7 +402,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
         reason = "is a directory, not a config file" if file.is_dir() else "config file not found"
         raise ConfigError([f"{file}: {reason}"], path=file)
     try:
-        tomllib.loads(file.read_text(encoding="utf-8"))
+        # Bytes, as pydantic-settings reads the file: read_text() would turn a
+        # lone "\r" (invalid TOML) into "\n" and hide it from this check.
+        tomllib.loads(file.read_bytes().decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{file}: invalid TOML: {exc}"], path=file) from None
     except (OSError, UnicodeDecodeError) as exc:

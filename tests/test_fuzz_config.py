@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.check import format_check
@@ -400,6 +400,8 @@ def test_the_near_valid_base_loads(folder: Path) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(raw=st.text(max_size=200).filter(lambda s: "\x00" not in s))
+@example(raw="\r")  # a lone carriage return: invalid TOML that read_text() hid as a newline
+@example(raw='[pilot]\rbase_url = "sandbox"')
 def test_any_text_file_loads_or_raises_config_error(raw: str) -> None:
     with tempfile.TemporaryDirectory() as name:
         path = Path(name) / "config.toml"
