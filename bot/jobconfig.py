@@ -4,7 +4,9 @@
 schedule, zone, targets, text placeholders, durations, the rules between its
 keys) and reports every problem at once as pydantic errors. Checks that need
 the rest of the configuration (targets naming aliases, duplicate names, the
-scheduler's default zone) live in :mod:`bot.config`.
+scheduler's default zone) live in :mod:`bot.config`. What each kind allows or
+needs (a broadcast's text, no pin for an invite reset) is the kind's rule in
+:mod:`jobs.kind_rules`.
 
 The ``text`` placeholders (``{group}``, ``{date}``, ``{time}``, ``{weekday}``)
 live in :mod:`bot.placeholders`: validation renders the text on sample values
@@ -35,6 +37,7 @@ from bot.durations import format_duration, parse_duration
 from bot.placeholders import PLACEHOLDERS, check_text, render_text
 from bot.usertext import excerpt, message_text_problem
 from bot.zones import load_zone
+from jobs.kind_rules import CONFIG_RULES, KindName
 from jobs.schedule import AtSchedule, CronSchedule, EverySchedule, Schedule, parse_at
 
 __all__ = [
@@ -109,7 +112,7 @@ class JobConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
     name: str
-    kind: Literal["broadcast", "invite_reset"]
+    kind: KindName
     cron: str | None = None
     every: Annotated[timedelta | None, BeforeValidator(_optional(_duration))] = None
     at: Annotated[datetime | None, BeforeValidator(_optional(_at))] = None
@@ -215,12 +218,9 @@ def _job_rules(data: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str
     elif len(schedules) > 1:
         rules.append(((), f"set only one of cron, every, at (found {' and '.join(schedules)})"))
     kind = data.get("kind")
-    if kind == "broadcast" and data.get("text") is None:
-        rules.append((("text",), "required for kind 'broadcast'"))
-    if kind == "invite_reset" and data.get("text") is not None:
-        rules.append((("text",), "not allowed for kind 'invite_reset' (it sends no text)"))
-    if kind == "invite_reset" and data.get("pin") is True:
-        rules.append((("pin",), "only for kind 'broadcast' (an invite reset sends nothing to pin)"))
+    kind_rules = CONFIG_RULES.get(kind) if isinstance(kind, str) else None
+    if kind_rules is not None:  # an unknown kind is the field check's to refuse
+        rules.extend(kind_rules(data))
     return rules
 
 

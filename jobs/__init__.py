@@ -8,8 +8,9 @@
   :mod:`jobs.timer` (APScheduler as a timer only) and :mod:`jobs.slots`;
 - :mod:`jobs.startup` and :mod:`jobs.catchup`: what a start decides (recovery,
   catch-up), as pure functions;
-- :mod:`jobs.runs`: one run end to end, over the kinds
-  :mod:`jobs.broadcast` and :mod:`jobs.invite_reset` (:mod:`jobs.context`);
+- :mod:`jobs.runs`: one run end to end, over the job kinds of :mod:`jobs.kinds`
+  (one module each, registered in :data:`jobs.kinds.KINDS`; their config rules
+  in :mod:`jobs.kind_rules`) and :mod:`jobs.context`;
 - :mod:`jobs.report` and :mod:`jobs.views`: what is said and shown about runs and jobs;
 - :mod:`jobs.schema`: the tables, as a migration set of their own.
 """

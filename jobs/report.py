@@ -7,12 +7,13 @@ A run's report reads like this (docs/scheduling.md)::
     - Support (120363000000000002@g.us): unknown OUTCOME_UNKNOWN (may have gone out; not resent)
 
 Failed groups come first, then unknown ones, then sent messages whose pin
-failed; at most :data:`MAX_LINES` groups are listed. An invite reset counts
-``reset`` instead of ``sent``. A run that is not the plain scheduled one says
-so in the parentheses (``catch-up``, ``manual``, with the date). ``notify``
-decides whether a report goes out at all (:func:`should_report`); the new
-links of an invite reset are announced separately (:func:`announcement`)
-when ``announce = true``, whatever ``notify`` says.
+failed; at most :data:`MAX_LINES` groups are listed. The kind names the
+groups done (:attr:`jobs.kinds.JobKind.done`: an invite reset counts ``reset``
+instead of ``sent``). A run that is not the plain scheduled one says so in the
+parentheses (``catch-up``, ``manual``, with the date). ``notify`` decides
+whether a report goes out at all (:func:`should_report`); what a kind
+announces whatever ``notify`` says (an invite reset's new links) is the
+kind's own (:meth:`jobs.kinds.JobKind.announcement`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.durations import rounded_duration
+from jobs.kinds import KINDS
 from jobs.ledger import Delivery, Run
 from jobs.schedule import load_zone
 
 __all__ = [
     "MAX_LINES",
-    "announcement",
     "history_line",
     "local_time",
     "run_report",
@@ -63,7 +64,8 @@ def run_title(run: Run) -> str:
 
 
 def _counts(run: Run) -> str:
-    done = "reset" if run.kind == "invite_reset" else "sent"
+    kind = KINDS.get(run.kind)
+    done = kind.done if kind is not None else "sent"  # a kind no longer known: a broadcast's word
     return f"{done} {run.sent}, failed {run.failed}, unknown {run.unknown}"
 
 
@@ -106,22 +108,6 @@ def should_report(run: Run, notify: str) -> bool:
     if run.outcome == "missed":
         return True
     return run.outcome in ("failed", "partial") or run.failed + run.unknown > 0
-
-
-def announcement(run: Run, deliveries: Sequence[Delivery]) -> str | None:
-    """The new invite links of an invite-reset run (None when there is none to show)."""
-    lines = []
-    for delivery in deliveries:
-        if not delivery.result:
-            continue
-        if delivery.state == "sent":
-            lines.append(f"{delivery.label}: {delivery.result}")
-        elif delivery.state == "unknown":
-            note = "current link; the reset had no answer"
-            lines.append(f"{delivery.label}: {delivery.result} ({note})")
-    if not lines:
-        return None
-    return "\n".join([f"{run.job}: new invite links", *lines])
 
 
 def history_line(run: Run) -> str:

@@ -7,10 +7,10 @@ catch-up, manual, or resumed after a crash):
    group names, ``all``) into one ledger row per group, unless the run
    already has rows (a resumed run keeps its own list);
 2. the job kind works through the ``pending`` rows
-   (:mod:`jobs.broadcast`, :mod:`jobs.invite_reset`);
+   (:meth:`jobs.kinds.JobKind.deliver`);
 3. the run is finished (counts and outcome in its history row) and reported
-   per ``notify``; an invite reset's new links are announced when
-   ``announce = true``.
+   per ``notify``, with what the kind announces (an invite reset's new links
+   when ``announce = true``).
 
 A shutdown (the scheduler's stop flag, or cancellation) leaves the run
 ``interrupted`` with its ``pending`` rows, resumable on the next start. No
@@ -32,27 +32,21 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Final
 
 from bot.jobconfig import JobConfig
 from bot.services import GroupDirectory, ResolveError, explain
 from bot.whatsapp.errors import PilotError
-from jobs.broadcast import deliver_broadcast
 from jobs.context import INTERRUPTED, RunContext
-from jobs.invite_reset import deliver_invite_reset
+from jobs.kinds import kind_of
 from jobs.ledger import Run
 from jobs.outage import fault_text, is_storage_fault
-from jobs.report import announcement, run_report, run_title, should_report
+from jobs.report import run_report, run_title, should_report
 
 __all__ = ["Notify", "RunExecutor"]
 
 log = logging.getLogger(__name__)
 
 Notify = Callable[[str], Awaitable[None]]
-_KINDS: Final[dict[str, Callable[[RunContext, Run, JobConfig], Awaitable[None]]]] = {
-    "broadcast": deliver_broadcast,
-    "invite_reset": deliver_invite_reset,
-}
 
 
 class RunExecutor:
@@ -91,7 +85,7 @@ class RunExecutor:
                 await self.report(final, job)
                 return final
             ledger.add_deliveries(run.id, groups)
-        await _KINDS[job.kind](self.ctx, run, job)
+        await kind_of(job).deliver(self.ctx, run, job)
         if ledger.counts(run.id)["pending"] and self.ctx.stopping():
             ledger.interrupt(run.id)
             log.info("%s: run %s interrupted by the shutdown", run.job, run.id)
@@ -162,7 +156,7 @@ class RunExecutor:
         return list(seen.items())
 
     async def report(self, run: Run, job: JobConfig | None) -> None:
-        """Send the run's report per ``notify`` and, for invite resets, the new links.
+        """Send the run's report per ``notify`` and what its kind announces (new invite links).
 
         Deliveries a crash left unknown are reported whatever ``notify`` says
         (someone should check those groups); a job that is gone reports always.
@@ -177,10 +171,10 @@ class RunExecutor:
         crashed = any(d.state == "unknown" and d.code == INTERRUPTED for d in deliveries)
         if should_report(run, job.notify if job is not None else "always") or crashed:
             parts.append(run_report(run, deliveries))
-        if job is not None and job.kind == "invite_reset" and job.announce:
-            links = announcement(run, deliveries)
-            if links is not None:
-                parts.append(links)
+        if job is not None:
+            announced = kind_of(job).announcement(run, job, deliveries)
+            if announced is not None:
+                parts.append(announced)
         if parts:
             await self.safe_notify("\n\n".join(parts))
 

@@ -2,7 +2,8 @@
 
 Thin handlers over :class:`jobs.scheduler.JobScheduler`. Reads work in any
 process (``exec`` included: from the config and the database); changes need
-the scheduler of a running bot. ``/run`` asks to confirm a broadcast, goes
+the scheduler of a running bot. ``/run`` asks first when the job's kind has a
+question (:meth:`jobs.kinds.JobKind.run_question`: a broadcast shows its text), goes
 through the job's overlap policy, and waits up to :data:`MANUAL_WAIT`
 seconds to answer with the run's outcome (a longer run answers "started" and
 reports to the notify chats when it ends). When the job's ``notify`` sent the
@@ -20,6 +21,7 @@ from bot.commands.context import Confirmation, Context
 from bot.commands.schedule_parse import ScheduleRequest, parse_schedule
 from bot.commands.types import Reply
 from bot.durations import format_duration
+from jobs.kinds import kind_of
 from jobs.report import history_line, local_time, run_report, should_report
 from jobs.scheduler import JobNotFound, JobScheduler, SchedulerNotRunning
 from jobs.views import JobView, job_view, job_views
@@ -111,13 +113,8 @@ async def show_job(ctx: Context, args: list[str]) -> Reply:
     ]
     if config.text is not None:
         lines.append(f"text: {config.text}")
-    first = (
-        f"pin {'yes' if config.pin else 'no'}"
-        if config.kind == "broadcast"
-        else f"announce {'yes' if config.announce else 'no'}"
-    )
     options = [
-        first,
+        kind_of(config).option(config),
         f"gap {format_duration(config.gap)}",
         f"jitter {format_duration(config.jitter)}",
         f"catch_up {config.catch_up} within {format_duration(config.catch_up_window)}",
@@ -155,14 +152,10 @@ async def run_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
     async def do_run() -> Reply:
         return await _run_now(ctx, scheduler, view.name)
 
-    if config.kind != "broadcast":
+    question = kind_of(config).run_question(view.name, config)
+    if question is None:
         return await do_run()
-    preview = config.text or ""
-    preview = preview if len(preview) <= 200 else preview[:200] + "…"
-    return ctx.ask(
-        f"Run {view.name} now (a manual run)? It sends to {', '.join(config.targets)}:\n{preview}",
-        do_run,
-    )
+    return ctx.ask(question, do_run)
 
 
 async def _run_now(ctx: Context, scheduler: JobScheduler, name: str) -> Reply:
@@ -224,10 +217,9 @@ async def schedule_job(ctx: Context, args: list[str]) -> Reply:
 def _add(ctx: Context, scheduler: JobScheduler, request: ScheduleRequest) -> Reply:
     scheduler.add(request.job, by=ctx.principal.who)
     view = _view(ctx, request.job.name)
-    what = "send to" if request.job.kind == "broadcast" else "reset the invite links of"
     return Reply(
         f"Scheduled {view.name}: {view.schedule.describe()} ({request.job.timezone}), "
-        f"{what} {request.described_target}. Next run: {_when(view)}. "
+        f"{kind_of(request.job).verb} {request.described_target}. Next run: {_when(view)}. "
         f"Remove it with /unschedule {view.name}."
     )
 

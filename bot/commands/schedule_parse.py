@@ -25,6 +25,7 @@ from bot.services import ALL, ResolveError, explain
 from bot.usertext import EXCERPT_LENGTH, excerpt, one_line, shorten
 from bot.whatsapp.errors import PilotError
 from bot.zones import load_zone
+from jobs.kinds import SCHEDULE_ACTIONS
 from jobs.schedule import AtSchedule
 
 __all__ = ["USAGE", "ScheduleRequest", "parse_schedule"]
@@ -33,7 +34,6 @@ USAGE = (
     '/schedule <name> "<cron>"|every <duration>|at <ISO time> send <target> <text…>'
     " (or reset-invite <target>)"
 )
-_ACTIONS = {"send": "broadcast", "reset-invite": "invite_reset"}
 
 
 @dataclass(frozen=True)
@@ -104,21 +104,21 @@ async def parse_schedule(ctx: Context, name: str, rest: str) -> ScheduleRequest 
         return when
     schedule, used = when
     rest_words = words[used:]
-    if len(rest_words) < 2 or rest_words[0].lower() not in _ACTIONS:
+    kind = SCHEDULE_ACTIONS.get(rest_words[0].lower()) if len(rest_words) >= 2 else None
+    if kind is None:
         return (
             "after the schedule, write send <target> <text…> or reset-invite <target>. "
             f"Usage: {USAGE}"
         )
-    action, target_word = rest_words[0].lower(), rest_words[1]
+    target_word = rest_words[1]
     text = rest_words[2] if len(rest_words) > 2 else None
-    if action == "send" and not (text or "").strip():
-        return "give the text to send after the target"
-    if action == "reset-invite" and text:
-        return f"reset-invite takes only a target; remove {excerpt(text)}"
+    problem = kind.tail_problem(text)
+    if problem is not None:
+        return problem
     zone = ctx.options.timezone
     data: dict[str, Any] = {
         "name": name,
-        "kind": _ACTIONS[action],
+        "kind": kind.name,
         **schedule,
         "timezone": zone,
         "targets": [target_word],

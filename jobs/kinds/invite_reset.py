@@ -1,5 +1,10 @@
 """The ``invite_reset`` job kind: a fresh invite link for every group of a run.
 
+``/schedule <name> <when> reset-invite <target>`` makes one; ``/run`` runs it
+at once; ``/job`` shows its ``announce`` option. Its reports count ``reset``
+groups, and with ``announce = true`` the new links are announced with the
+report whatever ``notify`` says (:meth:`InviteReset.announcement`).
+
 Per ``pending`` delivery, one group at a time (a random ``gap`` between two):
 commit ``sending``, reset the link through the shared client, store the new
 link (:meth:`bot.store.Store.record_invite_link`) and commit ``sent`` with
@@ -20,16 +25,57 @@ new link, it is kept in memory until it can be written
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import ClassVar, Literal
 
 from bot.jobconfig import JobConfig
 from bot.services import explain, explain_unconfirmed_reset
+from bot.usertext import excerpt
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 from jobs.context import INTERRUPTED, RunContext, error_code, is_number_wide
+from jobs.kind_rules import KindName
+from jobs.kinds.base import JobKind
 from jobs.ledger import Delivery, Run
 from jobs.outage import LateOutcome
 
-__all__ = ["deliver_invite_reset"]
+__all__ = ["InviteReset", "deliver_invite_reset"]
+
+
+class InviteReset(JobKind):
+    """Resets each group's invite link; announces the new links when ``announce = true``."""
+
+    name: ClassVar[KindName] = "invite_reset"
+    action: ClassVar[str] = "reset-invite"
+    verb: ClassVar[str] = "reset the invite links of"
+    done: ClassVar[str] = "reset"
+
+    def tail_problem(self, text: str | None) -> str | None:
+        if text:
+            return f"reset-invite takes only a target; remove {excerpt(text)}"
+        return None
+
+    def option(self, job: JobConfig) -> str:
+        return f"announce {'yes' if job.announce else 'no'}"
+
+    async def deliver(self, ctx: RunContext, run: Run, job: JobConfig) -> None:
+        await deliver_invite_reset(ctx, run, job)
+
+    def announcement(self, run: Run, job: JobConfig, deliveries: Sequence[Delivery]) -> str | None:
+        """The new invite links of the run (None when there is none to show)."""
+        if not job.announce:
+            return None
+        lines = []
+        for delivery in deliveries:
+            if not delivery.result:
+                continue
+            if delivery.state == "sent":
+                lines.append(f"{delivery.label}: {delivery.result}")
+            elif delivery.state == "unknown":
+                note = "current link; the reset had no answer"
+                lines.append(f"{delivery.label}: {delivery.result} ({note})")
+        if not lines:
+            return None
+        return "\n".join([f"{run.job}: new invite links", *lines])
 
 
 async def deliver_invite_reset(ctx: RunContext, run: Run, job: JobConfig) -> None:

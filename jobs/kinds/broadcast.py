@@ -1,5 +1,8 @@
 """The ``broadcast`` job kind: send a job's text to every group of a run's ledger.
 
+``/schedule <name> <when> send <target> <text…>`` makes one; ``/run`` shows
+its text and asks before a manual run; ``/job`` shows its ``pin`` option.
+
 For each ``pending`` delivery of the run, in order: render the text for that
 group (:func:`bot.jobconfig.render_text` with the group's name and the run's
 scheduled time in the job's zone), commit the row as ``sending``, send
@@ -26,16 +29,46 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
+from typing import ClassVar
 
 from bot.jobconfig import JobConfig, render_text
 from bot.services import explain
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 from jobs.context import RunContext, error_code, is_number_wide
+from jobs.kind_rules import KindName
+from jobs.kinds.base import JobKind
 from jobs.ledger import Delivery, Run
 from jobs.outage import LateOutcome
 from jobs.schedule import load_zone
 
-__all__ = ["deliver_broadcast"]
+__all__ = ["Broadcast", "deliver_broadcast"]
+
+PREVIEW = 200  # characters of the text /run shows before asking
+
+
+class Broadcast(JobKind):
+    """Sends the job's text (rendered per group), pinned when ``pin = true``."""
+
+    name: ClassVar[KindName] = "broadcast"
+    action: ClassVar[str] = "send"
+    verb: ClassVar[str] = "send to"
+    done: ClassVar[str] = "sent"
+
+    def tail_problem(self, text: str | None) -> str | None:
+        if not (text or "").strip():
+            return "give the text to send after the target"
+        return None
+
+    def option(self, job: JobConfig) -> str:
+        return f"pin {'yes' if job.pin else 'no'}"
+
+    def run_question(self, name: str, job: JobConfig) -> str | None:
+        preview = job.text or ""
+        preview = preview if len(preview) <= PREVIEW else preview[:PREVIEW] + "…"
+        return f"Run {name} now (a manual run)? It sends to {', '.join(job.targets)}:\n{preview}"
+
+    async def deliver(self, ctx: RunContext, run: Run, job: JobConfig) -> None:
+        await deliver_broadcast(ctx, run, job)
 
 
 @dataclass
