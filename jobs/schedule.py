@@ -11,7 +11,7 @@ Weekdays are names (``mon``..``sun``) or numbers in the standard cron meaning
 weekday field are restricted (neither starts with ``*``), a day matching
 either one runs. Field matching is done by APScheduler's ``CronTrigger``, but
 on local wall-clock time, because APScheduler 3.11's zone-aware trigger gets
-DST wrong for SPEC section 6 (checked against 3.11.3):
+DST wrong for the rules of docs/scheduling.md (checked against 3.11.3):
 
 - a local time skipped by a spring-forward change: APScheduler returns the
   non-existent wall time, which is an hour *after* the change (02:30 in
@@ -56,7 +56,7 @@ _ONE_SECOND = timedelta(seconds=1)
 
 
 def resolve_local(wall: datetime, zone: ZoneInfo) -> datetime:
-    """Turn a naive local wall time into an aware instant, following SPEC section 6.
+    """Turn a naive local wall time into an aware instant, following the DST rules of docs/scheduling.md.
 
     A time that exists once maps to itself; a repeated time (fall back) to its
     first occurrence; a time that does not exist (spring forward) to the
