@@ -56,7 +56,7 @@ _ONE_SECOND = timedelta(seconds=1)
 
 
 def resolve_local(wall: datetime, zone: ZoneInfo) -> datetime:
-    """Turn a naive local wall time into an aware instant, following the DST rules of docs/scheduling.md.
+    """Turn a naive local wall time into an aware instant (DST rules: docs/scheduling.md).
 
     A time that exists once maps to itself; a repeated time (fall back) to its
     first occurrence; a time that does not exist (spring forward) to the
