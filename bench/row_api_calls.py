@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench.harness import Options, Row, absolute
 
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 MEMBER = "5511933334444"  # a regular member of Sales Team in the demo sandbox
 NEW = "5511955551234"  # nobody yet
 CASES = (
@@ -30,8 +31,7 @@ async def count_calls(folder: Path) -> dict[str, int]:
     from bot.sandbox import Sandbox
     from bot.store import Store
 
-    config = Path(__file__).resolve().parent.parent / "config.example.toml"
-    settings = load_config(config).model_copy(deep=True)
+    settings = load_config(EXAMPLE).model_copy(deep=True)
     settings.storage.path = folder / "calls.db"
     sandbox = Sandbox()
     admin = Principal(chat="bench", who="user:1", rights=Rights.ADMIN)
