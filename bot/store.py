@@ -3,7 +3,11 @@
 One :class:`Store` owns one connection and is used from the asyncio bot's
 event loop thread: writes are sub-millisecond with WAL, so there is no thread
 pool (the connection refuses other threads). File databases get their parent
-directories created and run in WAL mode.
+directories created and run in WAL mode with ``synchronous = NORMAL``: a
+commit is not synced to the disk on its own but at the next checkpoint, so
+it survives a crash or kill of the process; a power loss can undo the
+commits since the last checkpoint (:meth:`Store.checkpoint`, and the
+ledger's every 50 deliveries).
 
 The schema is built by :data:`MIGRATIONS` (``sqlite_utils.Migrations``), one
 migration per schema version, applied on open together with the sets a caller
@@ -215,7 +219,13 @@ class Store:
             if problems != ["ok"]:
                 raise damaged(self.path.absolute(), f"quick check: {problems[0]}")
             db.enable_wal()  # outside any transaction, before the migrations
-            if db.journal_mode != "wal":
+            if db.journal_mode == "wal":
+                # Under WAL, NORMAL syncs at checkpoints instead of at every commit:
+                # a commit survives the process crashing or being killed; only a
+                # power loss or an OS crash can undo the commits since the last
+                # checkpoint. Without WAL, FULL (SQLite's default) stays.
+                db.execute("PRAGMA synchronous = NORMAL")
+            else:
                 log.warning("%s: WAL mode is not available here", self.path)
         db.execute("PRAGMA foreign_keys = ON")
         with db.atomic():  # every set, all or nothing

@@ -86,16 +86,20 @@ class RunContext:
     def record_outcome(self, outcome: LateOutcome) -> None:
         """Commit the answer to a request that went out (row ``sending`` -> its state).
 
-        A new invite link and a sent message's id go to the store first. If
-        the database refuses any of it, the whole answer is kept for later
-        and the error is raised: the run must stop sending.
+        A new invite link or a sent message's id goes to the store with the
+        row's new state, all in one transaction: one commit per answer, and
+        never half of one. If the database refuses any of it, nothing of it
+        is kept on disk, the whole answer is kept for later and the error is
+        raised: the run must stop sending.
         """
         try:
-            outcome.write(self.store, self.ledger)
+            with self.store.db.atomic():
+                outcome.write(self.store, self.ledger)
         except Exception as exc:
             if is_storage_fault(exc):
                 self.outage.keep_outcome(outcome, exc)
             raise
+        self.ledger.checkpoint_if_due()
 
     def done(
         self,

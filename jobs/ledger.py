@@ -8,11 +8,13 @@ skip reason. Outcomes: ``running`` (in progress, or cut short by a crash),
 ``failed``, ``skipped`` (overlap, pause) and ``missed`` (the bot was down).
 
 Each run's per-group work is a ``deliveries`` row keyed by (run, group), in
-the states ``pending -> sending -> sent | failed | unknown``. Every state
-change is its own committed statement, so a row is ``sending`` on disk
-*before* its request leaves: after a crash, a row still ``sending`` may have
-gone out and becomes ``unknown`` (never resent), a ``pending`` row surely
-did not.
+the states ``pending -> sending -> sent | failed | unknown``. A run's
+``pending`` rows are one commit; then each row takes two: ``sending``, on
+disk *before* its request leaves, and its answer (committed in one
+transaction with what the store keeps of it, see
+:meth:`jobs.context.RunContext.record_outcome`). After a crash, a row still
+``sending`` may have gone out and becomes ``unknown`` (never resent), a
+``pending`` row surely did not.
 
 A run's ``detail`` is its account: each note (a restart, a resumption, why
 rows were not sent) is appended, never replaced, and the whole is kept
@@ -444,9 +446,21 @@ class Ledger:
         detail: str = "",
         result: str = "",
     ) -> None:
+        """The answer to a ``sending`` row; inside a caller's transaction it commits with it.
+
+        A checkpoint falls due every :data:`CHECKPOINT_EVERY` answers; inside a
+        transaction it waits for :meth:`checkpoint_if_due` after the commit.
+        """
         self._set_state(run_id, group_id, state, "sending", code=code, detail=detail, result=result)
         self._since_checkpoint += 1
-        if self._since_checkpoint >= self.checkpoint_every:
+        self.checkpoint_if_due()
+
+    def checkpoint_if_due(self) -> None:
+        """:meth:`checkpoint` when :data:`CHECKPOINT_EVERY` answers were recorded since the last.
+
+        Never inside a transaction (a checkpoint copies committed changes only).
+        """
+        if self._since_checkpoint >= self.checkpoint_every and not self._db.conn.in_transaction:
             self.checkpoint()  # a crash mid-run leaves little in the WAL
 
     def _set_state(

@@ -18,6 +18,9 @@ that has been applied.
 - ``deliveries``: one row per (run, group), the ledger of sends (or invite
   resets) with the states ``pending -> sending -> sent | failed | unknown``.
 
+Every query the commands and the scheduler repeat has an index, so they cost
+the same with a long history as with an empty one (``0002_history_indexes``).
+
 Times are ISO 8601 UTC text with microseconds, so text order is time order.
 """
 
@@ -91,6 +94,19 @@ def _jobs_v1(db: Database) -> None:
     )
     for statement in statements:
         db.execute(statement)
+
+
+@JOB_MIGRATIONS(name="0002_history_indexes")
+def _jobs_v2(db: Database) -> None:
+    """An index for a job's runs in recording order: its latest run without a sort.
+
+    ``/job``, ``/jobs`` and ``/status`` read each job's last run (``WHERE job = ?
+    ORDER BY id DESC LIMIT 1``); with only the ``(job, scheduled)`` index
+    SQLite sorted every run of the job on each call, so the commands slowed
+    down as the history grew. Every other hot query already has its index
+    (tests/test_storage_indexes.py checks each plan).
+    """
+    db.execute("CREATE INDEX job_runs_by_job ON job_runs (job, id)")
 
 
 def ensure_schema(db: Database) -> None:
