@@ -5,6 +5,11 @@ recently left, group full), so membership is always judged by reading the
 group back; the per-person status the engine gave, when it gave one, only
 explains why.
 
+API calls are only those the reply needs: each command reads the group it
+changes (before, where the reply compares, and after), so the group's name
+comes from that read; the directory is asked for the list only to resolve a
+name, and membership changes keep its cached names.
+
 Numbers are read once, here, into `PhoneNumber`s; the client sends their
 E.164 digits and the group read back is compared on the same digits.
 """
@@ -76,7 +81,7 @@ async def create(ctx: Context, args: list[str]) -> Reply:
     subject, raw_numbers = args[0], args[1:]
     numbers = numbers_from_words(raw_numbers, ctx.default_country)
     created = await ctx.client.create_group(subject, numbers)
-    ctx.directory.invalidate()
+    ctx.directory.invalidate()  # a new group: the cached list of names is out of date
     head = f"Created {created.subject or subject} ({created.id})."
     if not numbers:
         return Reply(head)
@@ -87,10 +92,9 @@ async def create(ctx: Context, args: list[str]) -> Reply:
 
 async def add(ctx: Context, args: list[str]) -> Reply:
     numbers = numbers_from_words(args[1:], ctx.default_country)
-    group = await ctx.directory.resolve_group(args[0])
+    group = await ctx.directory.resolve_group(args[0], named=False)
     before = await ctx.client.get_group(group.id)
     result = await ctx.client.add_participants(group.id, numbers)
-    ctx.directory.invalidate()
     after = await ctx.client.get_group(group.id)
     lines, left_out = _membership_lines(
         numbers, before, after, person_statuses(result.raw), args[0]
@@ -103,7 +107,7 @@ async def add(ctx: Context, args: list[str]) -> Reply:
 
 async def remove(ctx: Context, args: list[str]) -> Confirmation | Reply:
     numbers = numbers_from_words(args[1:], ctx.default_country)
-    group = await ctx.directory.resolve_group(args[0])
+    group = await ctx.directory.resolve_group(args[0], named=False)
     current = await ctx.client.get_group(group.id)
     members = [n for n in numbers if current.has(n)]
     strangers = [n for n in numbers if not current.has(n)]
@@ -113,7 +117,6 @@ async def remove(ctx: Context, args: list[str]) -> Confirmation | Reply:
 
     async def do_remove() -> Reply:
         await ctx.client.remove_participants(group.id, members)
-        ctx.directory.invalidate()
         after = await ctx.client.get_group(group.id)
         lines = [
             f"{n}: still a member (the API did not remove them)"
@@ -140,12 +143,11 @@ async def demote(ctx: Context, args: list[str]) -> Reply:
 
 async def _set_role(ctx: Context, args: list[str], role: str) -> Reply:
     numbers = numbers_from_words(args[1:], ctx.default_country)
-    group = await ctx.directory.resolve_group(args[0])
+    group = await ctx.directory.resolve_group(args[0], named=False)
     if role == "admin":
         await ctx.client.promote(group.id, numbers)
     else:
         await ctx.client.demote(group.id, numbers)
-    ctx.directory.invalidate()
     after = await ctx.client.get_group(group.id)
     lines, ok = [], True
     for number in numbers:

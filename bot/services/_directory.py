@@ -3,8 +3,12 @@
 Precedence when words clash: group id, alias, target name, group name. A
 name matches case-insensitively, exactly first, then as a unique substring.
 Names need the group list, which is slow upstream and rate limited, so it is
-cached for at most `ttl` seconds and dropped whenever the bot itself changes
-a group (`invalidate`). `/groups` asks for a fresh list.
+cached for at most `ttl` seconds and dropped when the bot changes what the
+list holds: a group created (`invalidate`). Adding, removing, promoting or
+demoting people changes no name, so it keeps the list. `/groups` asks for a
+fresh list. Commands that read the group anyway (the membership commands)
+resolve ids and aliases without the list (`named=False`) and take the name
+from their read.
 """
 
 from __future__ import annotations
@@ -88,8 +92,14 @@ class GroupDirectory:
         return self._cached
 
     def invalidate(self) -> None:
-        """Forget the cached list (call after any change the bot makes)."""
+        """Forget the cached list: call after a change to which groups exist or their names."""
         self._cached = None
+
+    def known_name(self, group_id: str) -> str:
+        """The group's name if the cached list (still fresh) has it, else the id; no API call."""
+        if self._cached is None or self._monotonic() - self._cached_at > self._ttl:
+            return group_id
+        return next((g.name for g in self._cached if g.id == group_id and g.name), group_id)
 
     # -- names ----------------------------------------------------------------
 
@@ -115,18 +125,19 @@ class GroupDirectory:
 
     # -- resolution -------------------------------------------------------------
 
-    async def resolve_group(self, word: str) -> GroupRef:
-        """One group for `word`, or ResolveError listing candidates."""
+    async def resolve_group(self, word: str, *, named: bool = True) -> GroupRef:
+        """One group for `word`, or ResolveError listing candidates.
+
+        `named=False`: the caller reads the group itself and names it from that
+        read, so an id or alias costs no list call (a cached name is still used).
+        """
         text = word.strip()
         if not text:
             raise ResolveError("Give a group: an id, an alias or a name.")
-        direct = group_id_in(text)
-        if direct is not None:
-            return GroupRef(direct, await self.name_of(direct))
-        aliases = self.aliases()
-        if text.lower() in aliases:
-            group_id = aliases[text.lower()]
-            return GroupRef(group_id, await self.name_of(group_id))
+        group_id = group_id_in(text) or self.aliases().get(text.lower())
+        if group_id is not None:
+            name = await self.name_of(group_id) if named else self.known_name(group_id)
+            return GroupRef(group_id, name)
         if text.lower() in self._targets or text.lower() == ALL:
             raise ResolveError(
                 f"{excerpt(text)} names a list of groups; this command takes one group."

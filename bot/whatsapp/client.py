@@ -44,6 +44,7 @@ from bot.whatsapp.models import (
     SentMessage,
 )
 from bot.whatsapp.retry import RetryPolicy, Safety, parse_retry_after, should_retry
+from bot.whatsapp.transport import WireTransport
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class WhatsAppClient:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self._gate = RequestGate(max_rps=max_rps, concurrency=concurrency)
+        if transport is None:  # the wire: aiohttp, errors as httpcore raises them
+            transport = WireTransport(max_connections=max(concurrency, 1))
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={"x-api-key": key, "accept": "application/json"},

@@ -17,17 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-
-
-class _Place:
-    """One request's place in the window: open while in flight."""
-
-    __slots__ = ("ended",)
-
-    def __init__(self) -> None:
-        self.ended: float | None = None
 
 
 class SlidingWindowLimiter:
@@ -48,34 +40,36 @@ class SlidingWindowLimiter:
         self._limit = int(limit)
         self._window = window
         self._clock = clock
-        self._places: list[_Place] = []
+        # The places taken: requests in flight, plus the end times of those that
+        # ended less than a window ago. Ends are appended as they happen, so the
+        # deque is in time order and the oldest expire from its left.
+        self._in_flight = 0
+        self._ends: deque[float] = deque()
         self._lock = asyncio.Lock()
         self._ended = asyncio.Event()
 
     @asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:
         """Wait for a place in the window; keep it while the request runs."""
-        place = await self._take()
+        await self._take()
         try:
             yield
         finally:
-            place.ended = self._clock()
+            self._in_flight -= 1
+            self._ends.append(self._clock())
             self._ended.set()
 
-    async def _take(self) -> _Place:
+    async def _take(self) -> None:
         # The lock hands out places in arrival order (asyncio.Lock is FIFO).
         async with self._lock:
             while True:
                 now = self._clock()
-                self._places = [
-                    p for p in self._places if p.ended is None or now - p.ended < self._window
-                ]
-                if len(self._places) < self._limit:
-                    place = _Place()
-                    self._places.append(place)
-                    return place
-                ends = [p.ended for p in self._places if p.ended is not None]
-                wait = self._window - (now - min(ends)) if ends else None
+                while self._ends and now - self._ends[0] >= self._window:
+                    self._ends.popleft()
+                if self._in_flight + len(self._ends) < self._limit:
+                    self._in_flight += 1
+                    return
+                wait = self._window - (now - self._ends[0]) if self._ends else None
                 self._ended.clear()
                 # Woken when a place frees up by age, or a request ends.
                 with contextlib.suppress(TimeoutError):
