@@ -38,7 +38,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.jobconfig import JobConfig, build_schedule
 from bot.notify import LogNotifier, Notifier
@@ -61,7 +61,9 @@ from jobs.slots import (
     jitter_delay,
 )
 from jobs.startup import check_missed, shadowed_text
-from jobs.timer import APSchedulerTimer, Timer
+
+if TYPE_CHECKING:
+    from jobs.timer import Timer
 
 __all__ = [
     "RETRY_KEY",
@@ -105,7 +107,7 @@ class JobScheduler:
         self.book = DefinitionBook(store.db, clock=clock)
         self.ledger = Ledger(store.db, clock=clock)
         self.rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not secrets
-        self.timer: Timer = timer if timer is not None else APSchedulerTimer()
+        self._timer = timer  # the APScheduler one is built when first needed (never by `exec`)
         self.stop_timeout = stop_timeout
         self.outage = StorageOutage(on_change=self._arm_retry)
         self._retry_armed = False
@@ -128,6 +130,17 @@ class JobScheduler:
         self._stopping = False
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._run_tasks: set[asyncio.Task[Run]] = set()  # also those of jobs deleted meanwhile
+
+    @property
+    def timer(self) -> Timer:
+        """The timer given, or an APScheduler one built on first use (importing APScheduler)."""
+        if self._timer is None:
+            from jobs.timer import (
+                APSchedulerTimer,
+            )  # here: `exec` never loads APScheduler's scheduler
+
+            self._timer = APSchedulerTimer()
+        return self._timer
 
     # -- life cycle -----------------------------------------------------------------
 
