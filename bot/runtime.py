@@ -40,7 +40,7 @@ from contextlib import AbstractContextManager, AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import httpx
 from pydantic import SecretStr
@@ -57,7 +57,9 @@ from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.retry import RetryPolicy
 from jobs.scheduler import JobScheduler
 from jobs.schema import JOB_MIGRATIONS
-from jobs.timer import Timer
+
+if TYPE_CHECKING:
+    from jobs.timer import Timer
 
 __all__ = [
     "Parts",

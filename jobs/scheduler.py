@@ -7,8 +7,8 @@ arms (:mod:`jobs.timer`); history and deliveries are ours (:mod:`jobs.ledger`).
 - **Arming.** Each enabled, unpaused job has its next scheduled time (from
   :mod:`jobs.schedule`, with the DST rules of docs/scheduling.md) armed at that time
   plus a random ``jitter``, capped so it stays at least a second before the
-  following run ("never past the next run"). A fire re-arms the next run
-  at once, then hands this one to the overlap policy.
+  following run ("never past the next run"). A fire hands its run to the
+  overlap policy and re-arms the next run right after (the loop's next turn).
 - **Overlap.** A run due while the job's previous run is still going is
   ``skip``-ped (a history row with the reason) or, with ``queue``, waits
   (one at most; a further one is skipped). ``/run`` goes through the same.
@@ -38,7 +38,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.jobconfig import JobConfig, build_schedule
 from bot.notify import LogNotifier, Notifier
@@ -61,7 +61,9 @@ from jobs.slots import (
     jitter_delay,
 )
 from jobs.startup import check_missed, shadowed_text
-from jobs.timer import APSchedulerTimer, Timer
+
+if TYPE_CHECKING:
+    from jobs.timer import Timer
 
 __all__ = [
     "RETRY_KEY",
@@ -105,7 +107,7 @@ class JobScheduler:
         self.book = DefinitionBook(store.db, clock=clock)
         self.ledger = Ledger(store.db, clock=clock)
         self.rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not secrets
-        self.timer: Timer = timer if timer is not None else APSchedulerTimer()
+        self._timer = timer  # the APScheduler one is built when first needed (never by `exec`)
         self.stop_timeout = stop_timeout
         self.outage = StorageOutage(on_change=self._arm_retry)
         self._retry_armed = False
@@ -128,6 +130,17 @@ class JobScheduler:
         self._stopping = False
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._run_tasks: set[asyncio.Task[Run]] = set()  # also those of jobs deleted meanwhile
+
+    @property
+    def timer(self) -> Timer:
+        """The timer given, or an APScheduler one built on first use (importing APScheduler)."""
+        if self._timer is None:
+            from jobs.timer import (
+                APSchedulerTimer,
+            )  # here: `exec` never loads APScheduler's scheduler
+
+            self._timer = APSchedulerTimer()
+        return self._timer
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -268,15 +281,16 @@ class JobScheduler:
 
     def add_slot(self, definition: JobDefinition, *, start: datetime) -> Slot:
         slot = Slot(definition, build_schedule(definition.config, start=start))
+        slot.paused = self.book.state(definition.name).paused
+        _ = slot.config_data  # built now, not on the fire path
         self.slots[definition.name] = slot
         return slot
 
     def arm(self, slot: Slot, *, after: datetime) -> None:
         """Arm the slot's next run strictly after ``after`` (or disarm it)."""
         name = slot.definition.name
-        state = self.book.state(name)
         upcoming = None
-        if self.running and slot.config.enabled and not state.paused:
+        if self.running and slot.config.enabled and not slot.paused:
             upcoming = slot.schedule.next_after(after)
         slot.next_run = upcoming
         if upcoming is None:
@@ -302,7 +316,7 @@ class JobScheduler:
         retry_writes(self)  # what an outage kept comes first (nothing when there is none)
         now = self.clock()
         fire_at = slot.fire_at or scheduled
-        self.arm(slot, after=max(scheduled, now))
+        self._rearm_soon(slot, after=max(scheduled, now))
         config = slot.config
         late = now - fire_at
         if late > config.catch_up_window:
@@ -313,6 +327,21 @@ class JobScheduler:
             self.record_not_run(slot, scheduled, "schedule", "missed", reason)
             return
         self.submit(slot, scheduled, "schedule")
+
+    def _rearm_soon(self, slot: Slot, *, after: datetime) -> None:
+        """Arm the slot's next run at the loop's next turn, unless something re-armed it first.
+
+        Many jobs due at one instant fire in one turn of the loop: their runs
+        start first, the re-arming (APScheduler bookkeeping) follows right
+        after, so no run's start waits for the others' re-arming.
+        """
+        armed_for = slot.next_run
+
+        def rearm() -> None:
+            if self.slots.get(slot.definition.name) is slot and slot.next_run == armed_for:
+                self.arm(slot, after=after)
+
+        asyncio.get_running_loop().call_soon(rearm)
 
     # -- overlap ----------------------------------------------------------------------
 
@@ -354,7 +383,7 @@ class JobScheduler:
                     zone=config.timezone,
                     scheduled=scheduled,
                     trigger=trigger,
-                    definition=job_to_data(config),
+                    definition=slot.config_data if config is slot.config else job_to_data(config),
                     requested_by=by,
                 )
             except RunExists:
@@ -488,7 +517,7 @@ class JobScheduler:
     def pause(self, name: str, *, by: str, note: str = "") -> None:
         self.require_running()
         slot = self.slot(name)
-        self.book.pause(name, by=by, note=note)
+        slot.paused = self.book.pause(name, by=by, note=note).paused
         self.arm(slot, after=self.clock())
         if slot.queued is not None:
             queued, slot.queued = slot.queued, None
@@ -499,7 +528,7 @@ class JobScheduler:
     def resume(self, name: str) -> None:
         self.require_running()
         slot = self.slot(name)
-        self.book.resume(name)
+        slot.paused = self.book.resume(name).paused
         self.arm(slot, after=self.clock())
 
     def add(self, job: JobConfig, *, by: str) -> Slot:

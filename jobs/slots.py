@@ -14,12 +14,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from functools import cached_property
+from typing import Any, Literal
 
 from bot.jobconfig import JobConfig
 from bot.services import Refusal, did_you_mean
 from bot.usertext import excerpt
-from jobs.definitions import JobDefinition
+from jobs.definitions import JobDefinition, job_to_data
 from jobs.ledger import Run, Trigger
 from jobs.schedule import Schedule
 
@@ -83,6 +84,7 @@ class Slot:
 
     definition: JobDefinition
     schedule: Schedule
+    paused: bool = False  # as stored (job_state), kept here so arming reads no database
     next_run: datetime | None = None  # the next scheduled time armed
     fire_at: datetime | None = None  # next_run plus its jitter
     active: asyncio.Task[Run] | None = None
@@ -92,6 +94,11 @@ class Slot:
     @property
     def config(self) -> JobConfig:
         return self.definition.config
+
+    @cached_property
+    def config_data(self) -> dict[str, Any]:
+        """The job as stored in each run's history row, built once (the definition is fixed)."""
+        return job_to_data(self.definition.config)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ Jobs that error, miss or hit ``max_instances`` anyway are logged loudly.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -35,7 +34,6 @@ from apscheduler.events import (
     EVENT_JOB_MISSED,
     JobExecutionEvent,
 )
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
@@ -96,8 +94,11 @@ class APSchedulerTimer:
         )
 
     def disarm(self, key: str) -> None:
-        with contextlib.suppress(JobLookupError):
-            self.scheduler.remove_job(self.job_id(key))
+        # A fired one-shot job is already gone: look before removing (no exception raised
+        # and swallowed on every fire of a job with no next run).
+        job_id = self.job_id(key)
+        if self.scheduler.get_job(job_id) is not None:
+            self.scheduler.remove_job(job_id)
 
     def armed(self) -> dict[str, datetime]:
         """Armed moments by key (for tests and diagnostics)."""

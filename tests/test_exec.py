@@ -163,3 +163,30 @@ def test_terminal_answer_other_than_yes_cancels(
     assert result.returncode == 1
     assert "Cancelled" in result.stdout
     assert MEMBER in sandbox_server.sandbox.groups[SALES].participants
+
+
+LOADED_BY_EXEC = """
+import runpy, sys
+sys.argv = ["grouppilot", "exec", "--config", sys.argv[1], "/groups"]
+try:
+    runpy.run_module("bot.cli", run_name="__main__")
+except SystemExit as exit:
+    assert exit.code in (0, None), exit.code
+print(" ".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def test_exec_loads_neither_the_apscheduler_scheduler_nor_telegram(tmp_path: Path) -> None:
+    # exec never starts the scheduler or Telegram: loading them only slows every call
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED_BY_EXEC, str(write_config(tmp_path))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=clean_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stderr.split())
+    assert "bot.commands.layer" in loaded  # the command ran
+    assert not {"apscheduler.schedulers.asyncio", "jobs.timer", "telegram"} & loaded

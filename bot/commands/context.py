@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.commands.types import Principal, Reply, Rights
 from bot.jobconfig import JobConfig
 from bot.services import GroupDirectory
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
-from jobs.scheduler import JobScheduler
+
+if TYPE_CHECKING:  # the scheduler (and APScheduler) only loads where jobs are run
+    from jobs.scheduler import JobScheduler
 
 Action = Callable[[], Awaitable[Reply]]
 
