@@ -18,7 +18,7 @@ transaction with what the store keeps of it, see
 
 A run's ``detail`` is its account: each note (a restart, a resumption, why
 rows were not sent) is appended, never replaced, and the whole is kept
-under :data:`DETAIL_LIMIT` characters (the first note and the latest ones).
+under :data:`jobs.records.DETAIL_LIMIT` characters (the first note and the latest ones).
 
 The WAL is checkpointed into the database file (:meth:`Ledger.checkpoint`)
 when a run ends or is interrupted and every :data:`CHECKPOINT_EVERY`
@@ -40,135 +40,31 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlite_utils import Database
 
-from bot.services import from_utc_text
 from jobs.definitions import stamp
+from jobs.records import (
+    Delivery,
+    Run,
+    RunExists,
+    State,
+    Trigger,
+    delivery_from_row,
+    joined_detail,
+    maybe_moment,
+    run_from_row,
+)
 from jobs.schema import ensure_schema
 
-__all__ = [
-    "CHECKPOINT_EVERY",
-    "DETAIL_LIMIT",
-    "Delivery",
-    "Ledger",
-    "Run",
-    "RunExists",
-    "Trigger",
-    "joined_detail",
-]
+__all__ = ["CHECKPOINT_EVERY", "Ledger"]
 
 log = logging.getLogger(__name__)
 
-Trigger = Literal["schedule", "catch-up", "manual"]
-State = Literal["pending", "sending", "sent", "failed", "unknown"]
-UNFINISHED = ("running", "interrupted")
 Clock = Callable[[], datetime]
-DETAIL_LIMIT = 1000
 CHECKPOINT_EVERY = 50
-_SEPARATOR = "; "
-
-
-class RunExists(Exception):
-    """A run of this job at this scheduled time is already recorded."""
-
-
-@dataclass(frozen=True)
-class Run:
-    """One history row of ``job_runs``."""
-
-    id: int
-    job: str
-    kind: str
-    zone: str
-    scheduled: datetime
-    trigger: Trigger
-    requested_by: str
-    started: datetime | None
-    finished: datetime | None
-    outcome: str
-    total: int
-    sent: int
-    failed: int
-    unknown: int
-    skip_reason: str
-    detail: str
-    definition: dict[str, Any]
-
-    @property
-    def unfinished(self) -> bool:
-        return self.outcome in UNFINISHED
-
-    @property
-    def duration(self) -> timedelta | None:
-        if self.started is None or self.finished is None:
-            return None
-        return self.finished - self.started
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One (run, group) row of the ledger."""
-
-    run_id: int
-    group_id: str
-    group_name: str
-    position: int
-    state: State
-    code: str
-    detail: str
-    result: str  # the message id, or the new invite link
-    pin: str  # "", "pinned", or the code of a failed pin
-
-    @property
-    def label(self) -> str:
-        return f"{self.group_name} ({self.group_id})" if self.group_name else self.group_id
-
-
-def _maybe(text: str | None) -> datetime | None:
-    return from_utc_text(text) if text else None
-
-
-def _run(row: dict[str, Any]) -> Run:
-    return Run(
-        id=row["id"],
-        job=row["job"],
-        kind=row["kind"],
-        zone=row["zone"],
-        scheduled=from_utc_text(row["scheduled"]),
-        trigger=row["trigger_type"],
-        requested_by=row["requested_by"],
-        started=_maybe(row["started"]),
-        finished=_maybe(row["finished"]),
-        outcome=row["outcome"],
-        total=row["total"],
-        sent=row["sent"],
-        failed=row["failed"],
-        unknown=row["unknown"],
-        skip_reason=row["skip_reason"],
-        detail=row["detail"],
-        definition=json.loads(row["definition"]),
-    )
-
-
-def _delivery(row: dict[str, Any]) -> Delivery:
-    return Delivery(**{key: row[key] for key in Delivery.__dataclass_fields__})
-
-
-def joined_detail(detail: str, note: str, limit: int = DETAIL_LIMIT) -> str:
-    """``note`` appended to ``detail``; past ``limit``, the first note, "…" and the latest."""
-    text = _SEPARATOR.join(part for part in (detail, note) if part)
-    if len(text) <= limit:
-        return text
-    head = text.split(_SEPARATOR, 1)[0][: limit // 3]
-    tail = text[-(limit - len(head) - 2 * len(_SEPARATOR) - 1) :]
-    cut = tail.find(_SEPARATOR)
-    if 0 <= cut < len(tail) - len(_SEPARATOR):
-        tail = tail[cut + len(_SEPARATOR) :]  # start at a note
-    return f"{head}{_SEPARATOR}…{_SEPARATOR}{tail}"
 
 
 class Ledger:
@@ -310,13 +206,13 @@ class Ledger:
 
     def get_run(self, run_id: int) -> Run | None:
         rows = self._rows("SELECT * FROM job_runs WHERE id = ?", (run_id,))
-        return _run(rows[0]) if rows else None
+        return run_from_row(rows[0]) if rows else None
 
     def run_at(self, job: str, scheduled: datetime) -> Run | None:
         rows = self._rows(
             "SELECT * FROM job_runs WHERE job = ? AND scheduled = ?", (job, stamp(scheduled))
         )
-        return _run(rows[0]) if rows else None
+        return run_from_row(rows[0]) if rows else None
 
     def runs(self, job: str, limit: int = 10) -> list[Run]:
         """The job's most recent runs (by scheduled time), newest first."""
@@ -324,12 +220,12 @@ class Ledger:
             "SELECT * FROM job_runs WHERE job = ? ORDER BY scheduled DESC, id DESC LIMIT ?",
             (job, limit),
         )
-        return [_run(row) for row in rows]
+        return [run_from_row(row) for row in rows]
 
     def last_run(self, job: str) -> Run | None:
         """The most recently recorded run of the job (any trigger, any outcome)."""
         rows = self._rows("SELECT * FROM job_runs WHERE job = ? ORDER BY id DESC LIMIT 1", (job,))
-        return _run(rows[0]) if rows else None
+        return run_from_row(rows[0]) if rows else None
 
     def last_scheduled(self, job: str) -> datetime | None:
         """The latest scheduled time the job has a row for, manual runs left out."""
@@ -338,14 +234,14 @@ class Ledger:
             " WHERE job = ? AND trigger_type != 'manual'",
             (job,),
         )
-        return _maybe(rows[0]["last"])
+        return maybe_moment(rows[0]["last"])
 
     def unfinished_runs(self) -> list[Run]:
         """Runs left ``running`` (crash) or ``interrupted`` (shutdown), oldest first."""
         rows = self._rows(
             "SELECT * FROM job_runs WHERE outcome IN ('running', 'interrupted') ORDER BY id"
         )
-        return [_run(row) for row in rows]
+        return [run_from_row(row) for row in rows]
 
     def interrupt(self, run_id: int, note: str = "") -> None:
         """The run stopped before its end (a shutdown): resumable on the next start."""
@@ -415,7 +311,7 @@ class Ledger:
         if states:
             sql += f" AND state IN ({', '.join('?' for _ in states)})"
             params.extend(states)
-        return [_delivery(row) for row in self._rows(sql + " ORDER BY position", params)]
+        return [delivery_from_row(row) for row in self._rows(sql + " ORDER BY position", params)]
 
     def has_deliveries(self, run_id: int) -> bool:
         return bool(self._rows("SELECT 1 FROM deliveries WHERE run_id = ? LIMIT 1", (run_id,)))

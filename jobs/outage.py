@@ -38,7 +38,8 @@ from typing import Literal
 from bot.storage_errors import fault_text, is_storage_fault
 from bot.store import Store
 from jobs.catchup import Missed
-from jobs.ledger import Ledger, Run, Trigger
+from jobs.ledger import Ledger
+from jobs.records import Run, Trigger
 
 __all__ = [
     "MAX_KEPT",

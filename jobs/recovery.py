@@ -38,8 +38,9 @@ from bot.jobconfig import JobConfig
 from jobs.catchup import plan_missed
 from jobs.context import EXPIRED, INTERRUPTED, RunContext
 from jobs.definitions import DefinitionBook, job_from_data
-from jobs.ledger import Ledger, Run, Trigger
+from jobs.ledger import Ledger
 from jobs.outage import LateOutcome, NotRun, StorageOutage, fault_text, is_storage_fault
+from jobs.records import Run, Trigger
 from jobs.report import local_time, run_title
 from jobs.runs import RunExecutor
 from jobs.slots import Slot, Submission

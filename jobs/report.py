@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from bot.durations import rounded_duration
 from jobs.kinds import KINDS
-from jobs.ledger import Delivery, Run
+from jobs.records import Delivery, Run
 from jobs.schedule import load_zone
 
 __all__ = [

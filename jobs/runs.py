@@ -38,8 +38,8 @@ from bot.services import GroupDirectory, ResolveError, explain
 from bot.whatsapp.errors import PilotError
 from jobs.context import INTERRUPTED, RunContext
 from jobs.kinds import kind_of
-from jobs.ledger import Run
 from jobs.outage import fault_text, is_storage_fault
+from jobs.records import Run
 from jobs.report import run_report, run_title, should_report
 
 __all__ = ["Notify", "RunExecutor"]

@@ -47,8 +47,9 @@ from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 from jobs.context import RunContext
 from jobs.definitions import DefinitionBook, DefinitionError, JobDefinition, job_to_data
-from jobs.ledger import Ledger, Run, RunExists, Trigger
+from jobs.ledger import Ledger
 from jobs.outage import StorageOutage, fault_text, is_storage_fault
+from jobs.records import Run, RunExists, Trigger
 from jobs.recovery import recover_run, refused_record, refused_start, retry_writes
 from jobs.report import local_time, run_report, should_report
 from jobs.runs import RunExecutor

@@ -21,7 +21,7 @@ from bot.jobconfig import JobConfig
 from bot.services import Refusal, did_you_mean
 from bot.usertext import excerpt
 from jobs.definitions import JobDefinition, job_to_data
-from jobs.ledger import Run, Trigger
+from jobs.records import Run, Trigger
 from jobs.schedule import Schedule
 
 __all__ = [

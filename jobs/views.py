@@ -14,7 +14,7 @@ from datetime import datetime
 
 from bot.jobconfig import build_schedule
 from jobs.definitions import JobDefinition, JobState
-from jobs.ledger import Run
+from jobs.records import Run
 from jobs.schedule import Schedule
 from jobs.scheduler import JobScheduler
 

@@ -29,7 +29,7 @@ from bot.runtime import build_parts
 from bot.sandbox import Sandbox
 from bot.store import Store
 from bot.whatsapp import WhatsAppClient
-from jobs.ledger import Run
+from jobs.records import Run
 from jobs.scheduler import JobScheduler
 
 SALES = "120363123456789012@g.us"

@@ -40,7 +40,7 @@ from scheduler_kit import (
 
 from bot.sandbox import Sandbox, SandboxServerThread
 from jobs.definitions import job_to_data
-from jobs.ledger import DETAIL_LIMIT, joined_detail
+from jobs.records import DETAIL_LIMIT, joined_detail
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = [SALES, RIO, SUPPORT, VIP]

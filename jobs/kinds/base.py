@@ -18,7 +18,7 @@ from typing import ClassVar
 from bot.jobconfig import JobConfig
 from jobs.context import RunContext
 from jobs.kind_rules import KindName
-from jobs.ledger import Delivery, Run
+from jobs.records import Delivery, Run
 
 __all__ = ["JobKind"]
 

@@ -37,8 +37,8 @@ from bot.whatsapp.errors import OutcomeUnknown, PilotError
 from jobs.context import RunContext, error_code, is_number_wide
 from jobs.kind_rules import KindName
 from jobs.kinds.base import JobKind
-from jobs.ledger import Delivery, Run
 from jobs.outage import LateOutcome
+from jobs.records import Delivery, Run
 from jobs.schedule import load_zone
 
 __all__ = ["Broadcast", "deliver_broadcast"]

@@ -35,8 +35,8 @@ from bot.whatsapp.errors import OutcomeUnknown, PilotError
 from jobs.context import INTERRUPTED, RunContext, error_code, is_number_wide
 from jobs.kind_rules import KindName
 from jobs.kinds.base import JobKind
-from jobs.ledger import Delivery, Run
 from jobs.outage import LateOutcome
+from jobs.records import Delivery, Run
 
 __all__ = ["InviteReset", "deliver_invite_reset"]
 
