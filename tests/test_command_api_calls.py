@@ -1,4 +1,4 @@
-"""Membership commands make only the API calls their reply needs.
+"""Membership commands and `/group` make only the API calls their reply needs.
 
 `/promote`, `/demote`: the change and one read-back. `/add`: one read before,
 the change, one read-back. `/remove`: the read its question needs, then the
@@ -25,6 +25,7 @@ COMMANDS = {
     "demote": ("/demote {group} 5511911112222", ["demote", "get_group"]),
     "add": (f"/add {{group}} {STRANGER}", ["get_group", "add", "get_group"]),
     "remove": (f"/remove {{group}} {MEMBER}", ["get_group", "remove", "get_group"]),
+    "group": ("/group {group}", ["get_group"]),  # named from its own read too
 }
 
 

@@ -30,7 +30,7 @@ async def list_groups(ctx: Context, args: list[str]) -> Reply:
 
 
 async def show_group(ctx: Context, args: list[str]) -> Reply:
-    ref = await ctx.directory.resolve_group(args[0])
+    ref = await ctx.directory.resolve_group(args[0], named=False)  # the read names it
     group = await ctx.client.get_group(ref.id)
     people = sorted(group.participants, key=lambda p: (_ROLE_ORDER.get(p.role, 3), p.number))
     lines = [
