@@ -16,6 +16,7 @@ import asyncio
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,8 +37,14 @@ def message(name: str) -> str:
     return f"Hello {name}, it is {time.strftime('%H:%M')}"
 
 
-async def grouppilot_broadcast(url: str) -> tuple[float, int]:
-    """Seconds for one manual broadcast run through the real scheduler; messages sent."""
+async def grouppilot_broadcast(
+    url: str, *, wait_limit: float = 120, ready: Callable[[], object] | None = None
+) -> tuple[float, int]:
+    """Seconds for one manual broadcast run through the real scheduler; messages sent.
+
+    `ready` is called once everything is built and the group list read, just
+    before the run starts (the memory row takes its "before" figure there).
+    """
     from bot.config import load_config
     from bot.runtime import build_parts, client_from_settings
     from bot.store import Store
@@ -50,10 +57,12 @@ async def grouppilot_broadcast(url: str) -> tuple[float, int]:
                 await parts.scheduler.start()
                 try:
                     await parts.directory.groups(fresh=True)  # as /groups would have
+                    if ready is not None:
+                        ready()
                     began = time.perf_counter()
                     submission = parts.scheduler.run_now("blast", by="bench")
                     assert submission.task is not None
-                    run = await asyncio.wait_for(submission.task, timeout=120)
+                    run = await asyncio.wait_for(submission.task, timeout=wait_limit)
                     elapsed = time.perf_counter() - began
                 finally:
                     await parts.scheduler.stop()
