@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import logging
 import os
+import string
 import tomllib
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -49,10 +51,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.durations import format_duration
 from bot.envvars import unused_variable_warnings
-from bot.jobconfig import NAME, NAME_RULE, JobConfig, render_text
+from bot.jobconfig import NAME, NAME_RULE, Duration, JobConfig, render_text
 from bot.problems import MAX_REASON, problems_from_errors
-from bot.usertext import excerpt, one_line, shorten
+from bot.usertext import excerpt, message_text_problem, one_line, shorten
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
 from bot.zones import load_zone
 
@@ -60,12 +63,14 @@ __all__ = [
     "SANDBOX",
     "ConfigError",
     "JobConfig",
+    "MessagesSettings",
     "PilotSettings",
     "SchedulerSettings",
     "Settings",
     "StorageSettings",
     "TelegramSettings",
     "load_config",
+    "render_invite",
     "render_text",
 ]
 
@@ -74,7 +79,17 @@ log = logging.getLogger(__name__)
 SANDBOX = "sandbox"
 DEFAULT_PATH = "config.toml"
 RESERVED = "all"
-_SECTIONS = ("pilot", "telegram", "storage", "scheduler", "groups", "targets", "jobs")
+_SECTIONS = (
+    "pilot",
+    "telegram",
+    "storage",
+    "scheduler",
+    "messages",
+    "groups",
+    "targets",
+    "jobs",
+)
+MAX_TRACKING = timedelta(days=7)  # messages.track_delivery: no provider keeps status longer
 
 
 class ConfigError(Exception):
@@ -219,6 +234,50 @@ class SchedulerSettings(_Section):
         return value.strip()
 
 
+DEFAULT_INVITE = "Hello! You are invited to join the WhatsApp group {group}: {link}"
+INVITE_PLACEHOLDERS = ("group", "link")
+
+
+def render_invite(text: str, *, group: str, link: str) -> str:
+    """``messages.invite`` with its ``{group}`` and ``{link}`` filled in."""
+    return text.format_map({"group": group, "link": link})
+
+
+class MessagesSettings(_Section):
+    """``[messages]``: the invite-link message, and how long sent messages are followed."""
+
+    invite: str = DEFAULT_INVITE
+    track_delivery: Duration = timedelta(minutes=30)
+
+    @field_validator("invite")
+    @classmethod
+    def _check_invite(cls, value: str) -> str:
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
+        except ValueError as exc:
+            raise ValueError(f"{exc} (write a literal brace as {{{{ or }}}})") from None
+        unknown = [name for name in fields if name not in INVITE_PLACEHOLDERS]
+        if unknown:
+            raise ValueError(f"unknown placeholder {{{unknown[0]}}}: use {{group}} and {{link}}")
+        if "link" not in fields:
+            raise ValueError("must contain {link} (the invite link)")
+        try:
+            sample = render_invite(value, group="Sales Team", link="https://chat.whatsapp.com/x")
+        except (ValueError, IndexError, KeyError) as exc:
+            raise ValueError(f"cannot be rendered: {exc}") from None
+        problem = message_text_problem(sample)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("track_delivery")
+    @classmethod
+    def _check_horizon(cls, value: timedelta) -> timedelta:
+        if value > MAX_TRACKING:
+            raise ValueError(f"at most {format_duration(MAX_TRACKING)}")
+        return value
+
+
 def _name_problem(name: str, what: str) -> str | None:
     if name.lower() == RESERVED:
         return f"the name {RESERVED!r} is reserved (it means every group of the number)"
@@ -330,6 +389,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    messages: MessagesSettings = Field(default_factory=MessagesSettings)
     groups: dict[str, str] = Field(default_factory=dict)
     targets: dict[str, list[str]] = Field(default_factory=dict)
     jobs: list[JobConfig] = Field(default_factory=list)

@@ -112,6 +112,8 @@ def command_options(settings: Settings) -> CommandOptions:
         sandbox=settings.pilot.is_sandbox,
         api_base_url=settings.pilot.base_url,
         config_jobs=tuple(settings.jobs),
+        invite_text=settings.messages.invite,
+        track_delivery=settings.messages.track_delivery,
     )
 
 

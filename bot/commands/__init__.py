@@ -7,8 +7,17 @@ layer knows nothing of Telegram. `CommandOptions` are the configured values
 the commands read; `bot.runtime` builds both.
 """
 
-from bot.commands.context import CommandOptions
+from bot.commands.context import Attachment, CommandOptions
 from bot.commands.layer import CommandLayer
 from bot.commands.types import Outcome, Pending, Principal, Reply, Rights
 
-__all__ = ["CommandLayer", "CommandOptions", "Outcome", "Pending", "Principal", "Reply", "Rights"]
+__all__ = [
+    "Attachment",
+    "CommandLayer",
+    "CommandOptions",
+    "Outcome",
+    "Pending",
+    "Principal",
+    "Reply",
+    "Rights",
+]

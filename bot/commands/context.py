@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from bot.commands.types import Principal, Reply, Rights
@@ -40,6 +40,34 @@ class CommandOptions:
     sandbox: bool  # /status: the built-in emulator, or the live API at `api_base_url`
     api_base_url: str
     config_jobs: tuple[JobConfig, ...]  # /status in a process without a scheduler
+    invite_text: str  # messages.invite: the invite-link message, with {group} and {link}
+    track_delivery: timedelta  # how long sent messages are followed (0: not at all)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file posted with a command (a photo or document under `/send … `), ready to send.
+
+    `media` is a `data:` URI within the provider's media limit (the front end
+    refuses larger files before building one); `media_type` is how WhatsApp
+    shows it (`image`, `document`, `video`, `audio`).
+    """
+
+    media: str
+    media_type: str
+    file_name: str = ""
+
+
+class SendFollower(Protocol):
+    """What `/send` hands its sent messages to (the delivery tracker, `jobs.tracker`).
+
+    `follow_sends` records the messages of one `/send` (message id, group id,
+    group label) so that their delivery is followed and one follow-up with
+    the counts reaches `chat` later. A protocol: the tracker lives with the
+    scheduler, which commands only import where jobs run.
+    """
+
+    def follow_sends(self, chat: str, command: str, sends: list[tuple[str, str, str]]) -> None: ...
 
 
 class CommandHelp(Protocol):
@@ -64,6 +92,8 @@ class Context:
     command_text: str
     registry: CommandHelp
     scheduler: JobScheduler | None = None  # the bot's job scheduler (running or not)
+    attachment: Attachment | None = None  # a file posted with the command (Telegram)
+    follower: SendFollower | None = None  # None: sent messages are not followed
 
     @property
     def default_country(self) -> str:

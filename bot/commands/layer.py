@@ -30,7 +30,14 @@ from datetime import datetime, timedelta
 
 from bot.commands.catalog import build_registry
 from bot.commands.claims import claim_of
-from bot.commands.context import Action, CommandOptions, Confirmation, Context
+from bot.commands.context import (
+    Action,
+    Attachment,
+    CommandOptions,
+    Confirmation,
+    Context,
+    SendFollower,
+)
 from bot.commands.ordering import Claim, CommandOrder, Ticket
 from bot.commands.parsing import ParseError, split_args, split_command
 from bot.commands.registry import CommandSpec, Registry
@@ -79,6 +86,7 @@ class CommandLayer:
         monotonic: Callable[[], float] = time.monotonic,
         registry: Registry | None = None,
         max_command_age: timedelta = MAX_COMMAND_AGE,
+        follower: SendFollower | None = None,
     ) -> None:
         """Complete on return: `bot.runtime` builds the parts and hands them in.
 
@@ -95,6 +103,7 @@ class CommandLayer:
         self.registry = registry or build_registry()
         self.started_at = clock()
         self.max_command_age = max_command_age
+        self.follower = follower
         self.order = CommandOrder()
         self._pending: dict[str, _PendingAction] = {}
 
@@ -119,20 +128,28 @@ class CommandLayer:
         *,
         ticket: Ticket | None = None,
         sent_at: datetime | None = None,
+        attachment: Attachment | None = None,
     ) -> Outcome:
         """Run one command typed by `principal`, in its turn (`ticket`, else admitted now).
 
         `sent_at` is when the command was sent, if the front end knows (a
         command that would change something is not run when it is too old).
+        `attachment` is a file posted with the command (a photo captioned
+        `/send …`); commands that take none ignore it.
         """
         ticket = ticket if ticket is not None else self.admit(text)
         try:
-            return await self._execute(text, principal, ticket, sent_at)
+            return await self._execute(text, principal, ticket, sent_at, attachment)
         finally:
             ticket.release()
 
     async def _execute(
-        self, text: str, principal: Principal, ticket: Ticket, sent_at: datetime | None
+        self,
+        text: str,
+        principal: Principal,
+        ticket: Ticket,
+        sent_at: datetime | None,
+        attachment: Attachment | None,
     ) -> Outcome:
         if principal.rights <= Rights.NONE:
             return self._finish(principal, text, Reply.nothing(), "denied: no rights")
@@ -158,7 +175,7 @@ class CommandLayer:
         if problem is not None:
             reply = Reply.failed(f"{problem.capitalize()}. Usage: {spec.usage_line}")
             return self._finish(principal, text, reply, "usage")
-        return await self._run(spec, args, principal, text, ticket)
+        return await self._run(spec, args, principal, text, ticket, attachment)
 
     async def confirm(
         self, token: str, principal: Principal, *, ticket: Ticket | None = None
@@ -218,7 +235,13 @@ class CommandLayer:
     # -- internals ----------------------------------------------------------------
 
     async def _run(
-        self, spec: CommandSpec, args: list[str], principal: Principal, text: str, ticket: Ticket
+        self,
+        spec: CommandSpec,
+        args: list[str],
+        principal: Principal,
+        text: str,
+        ticket: Ticket,
+        attachment: Attachment | None,
     ) -> Outcome:
         context = Context(
             options=self.options,
@@ -231,6 +254,8 @@ class CommandLayer:
             command_text=text,
             registry=self.registry,
             scheduler=self.scheduler,
+            attachment=attachment,
+            follower=self.follower,
         )
         result = await self._in_turn(ticket, principal, text, lambda: spec.handler(context, args))
         if isinstance(result, Confirmation):

@@ -11,7 +11,9 @@ Nothing here imports either of them. What lives here:
   tree is drawn in ``bot/services/_refusal.py``);
 - time: :func:`utc_now`, and moments as stored text (:func:`utc_text`,
   :func:`from_utc_text`);
-- :func:`did_you_mean` for mistyped names.
+- :func:`did_you_mean` for mistyped names;
+- template sends: :func:`checked_template` reads a template once and refuses
+  wrong variables before anything is sent.
 
 The modules are private; import the names from ``bot.services``.
 """
@@ -25,6 +27,7 @@ from bot.services._directory import (
 )
 from bot.services._refusal import Refusal
 from bot.services._suggest import did_you_mean
+from bot.services._templates import TemplateRefused, checked_template, variables_problem
 from bot.services._time import from_utc_text, utc_now, utc_text
 from bot.services._wording import explain, explain_unconfirmed_reset
 
@@ -34,6 +37,8 @@ __all__ = [
     "GroupRef",
     "Refusal",
     "ResolveError",
+    "TemplateRefused",
+    "checked_template",
     "did_you_mean",
     "explain",
     "explain_unconfirmed_reset",
@@ -41,4 +46,5 @@ __all__ = [
     "group_id_in",
     "utc_now",
     "utc_text",
+    "variables_problem",
 ]

@@ -15,6 +15,7 @@ Failures of the WhatsApp API are not refusals: they are
     Refusal
     ├── ParseError            bot.commands.parsing: a command line that cannot be read
     ├── ResolveError          bot.services: a word that names no group, or several
+    ├── TemplateRefused       bot.services: a template that is not sendable, or wrong variables
     ├── JobNotFound           jobs.slots: no job by that name (with "did you mean")
     ├── DefinitionError       jobs.definitions: a job that cannot be stored or run
     └── SchedulerNotRunning   jobs.slots: a change asked of a scheduler this process does not run

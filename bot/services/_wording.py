@@ -19,6 +19,7 @@ from bot.whatsapp.errors import (
     NotEligible,
     NotFound,
     OutcomeUnknown,
+    OutsideWindow,
     PaymentRequired,
     PilotError,
     RateLimited,
@@ -26,6 +27,24 @@ from bot.whatsapp.errors import (
     Unsupported,
     UpstreamError,
 )
+
+# Codes whose advice is more specific than their family's.
+_CODE_SENTENCES: dict[str, str] = {
+    "SUBSCRIPTION_REQUIRED_FOR_MEDIA": (
+        "The Pilot Status plan does not include media ({code}): upgrade the plan, or send "
+        "text or a template instead."
+    ),
+    "META_GROUP_INVITE_ONLY": (
+        "This Meta number cannot add people to a group ({code}): send them the invite link "
+        "instead (/invite <group> send <number…>)."
+    ),
+    "META_GROUP_PARTICIPANT_LIMIT": (
+        "A group of this Meta number has at most 8 participants ({code})."
+    ),
+    "TEMPLATE_NOT_SENDABLE": (
+        "The provider will not send that template ({code}): see /templates for its status."
+    ),
+}
 
 _API_SENTENCES: list[tuple[type[ApiError], str]] = [
     (NotConnected, "The WhatsApp number is not connected ({code}): re-pair it, then retry."),
@@ -46,8 +65,7 @@ _API_SENTENCES: list[tuple[type[ApiError], str]] = [
     ),
     (
         NotFound,
-        "The WhatsApp API does not know that {thing} ({code}): check the id, or list groups "
-        "with /groups.",
+        "The WhatsApp API does not know that {thing} ({code}): {hint}.",
     ),
     (RateLimited, "The WhatsApp API is rate limiting us ({code}): wait a minute, then retry."),
     (UpstreamError, "WhatsApp itself failed ({code}): retry in a moment."),
@@ -58,9 +76,26 @@ _API_SENTENCES: list[tuple[type[ApiError], str]] = [
     ),
     (Unsupported, "This number's WhatsApp engine does not support that ({code})."),
     (PaymentRequired, "The Pilot Status plan does not include this ({code}): upgrade it."),
+    (
+        OutsideWindow,
+        "This Meta number can only send free-form text or media to a chat within 24 hours "
+        "of its last message ({code}): send a template instead (/templates lists them).",
+    ),
 ]
 
-_THINGS = {"pin": "message", "unpin": "message"}
+_THINGS = {
+    "pin": "message",
+    "unpin": "message",
+    "message_status": "message",
+    "get_template": "template",
+    "send": "group or template",
+}
+_NOT_FOUND_HINTS = {
+    "group": "check the id, or list groups with /groups",
+    "message": "check the message id (`last` means the last one the bot sent there)",
+    "template": "check the id, or list templates with /templates",
+    "group or template": "check the group (/groups) and the template (/templates)",
+}
 
 
 def explain(error: PilotError) -> str:
@@ -80,10 +115,13 @@ def explain(error: PilotError) -> str:
     if isinstance(error, TransportError):  # pragma: no cover - no other subclasses today
         return "The WhatsApp API could not be reached."
     if isinstance(error, ApiError):
+        if error.code in _CODE_SENTENCES:
+            return _CODE_SENTENCES[error.code].format(code=error.code)
         for family, sentence in _API_SENTENCES:
             if isinstance(error, family):
                 thing = _THINGS.get(error.operation, "group")
-                return sentence.format(code=error.code, thing=thing)
+                hint = _NOT_FOUND_HINTS[thing]
+                return sentence.format(code=error.code, thing=thing, hint=hint)
         return f"The WhatsApp API refused: {error.text} ({error.code})."
     return _capitalised(str(error))
 

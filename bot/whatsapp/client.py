@@ -21,11 +21,13 @@ import time
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import stamina
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from bot.whatsapp.content import Content, Text
 from bot.whatsapp.errors import (
     ApiError,
     ConnectFailed,
@@ -40,8 +42,11 @@ from bot.whatsapp.models import (
     Group,
     GroupSummary,
     InviteLink,
+    MessageStatus,
     OperationResult,
     SentMessage,
+    Template,
+    TemplateSummary,
 )
 from bot.whatsapp.retry import RetryPolicy, Safety, parse_retry_after, should_retry
 from bot.whatsapp.transport import WireTransport
@@ -55,7 +60,7 @@ _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class WhatsAppClient:
-    """Typed access to every groups endpoint plus the group send."""
+    """Typed access to every groups endpoint, the send, message status and templates."""
 
     def __init__(
         self,
@@ -165,18 +170,65 @@ class WhatsAppClient:
     # -- messages ------------------------------------------------------------
 
     async def send_text(self, group_id: str, text: str) -> SentMessage:
-        """`POST /v1/messages/send` to a group. Never resent after it may have arrived."""
-        group_path(group_id)
-        if not text.strip():
-            raise InvalidInput("a message needs some text", value=text)
-        body = await self._call(
-            "send",
-            "POST",
-            "/v1/messages/send",
-            json={"groupId": group_id, "text": text},
-            safety=UNSAFE,
-        )
+        """`POST /v1/messages/send` of a text to a group (see `send`)."""
+        return await self.send(Text(text), group_id=group_id)
+
+    async def send(
+        self,
+        content: Content,
+        *,
+        group_id: str | None = None,
+        number: PhoneNumber | None = None,
+    ) -> SentMessage:
+        """`POST /v1/messages/send`: one content, to one group or one number.
+
+        The answer (202, `QUEUED`) only says the provider took it; `message_status`
+        says what became of it. Never resent after it may have arrived: no
+        idempotency key exists, so a retry could post it twice.
+        """
+        if (group_id is None) == (number is None):
+            raise InvalidInput("a message goes to exactly one group or one number", value="")
+        payload: dict[str, Any] = {}
+        if group_id is not None:
+            group_path(group_id)
+            payload["groupId"] = group_id
+        elif isinstance(number, PhoneNumber):
+            payload["destinationNumber"] = str(number)
+        else:
+            raise TypeError(f"expected PhoneNumber, got {type(number).__name__}")
+        payload.update(content.fields())
+        body = await self._call("send", "POST", "/v1/messages/send", json=payload, safety=UNSAFE)
         return _parse(SentMessage, body, "send", UNSAFE)
+
+    async def message_status(self, message_id: str, *, background: bool = False) -> MessageStatus:
+        """`GET /v1/messages/{id}`: QUEUED, SENT, DELIVERED, READ, FAILED or CANCELED.
+
+        `background=True` (the delivery tracker) lets every waiting command's
+        request go first.
+        """
+        if not message_id.strip():
+            raise InvalidInput("give a message id", value=message_id)
+        path = f"/v1/messages/{quote(message_id.strip(), safe='')}"
+        body = await self._call("message_status", "GET", path, safety=SAFE, background=background)
+        return _parse(MessageStatus, {"id": message_id, **body}, "message_status", SAFE)
+
+    # -- templates -----------------------------------------------------------
+
+    async def list_templates(self) -> list[TemplateSummary]:
+        """`GET /v1/templates`: every saved template, with `sendable` and `metaStatus`."""
+        body = await self._call("list_templates", "GET", "/v1/templates", safety=SAFE)
+        raw = body.get("templates")
+        if not isinstance(raw, list):
+            raise _unreadable("list_templates", 200, "no 'templates' list in the answer", SAFE)
+        return [_parse(TemplateSummary, item, "list_templates", SAFE) for item in raw]
+
+    async def get_template(self, template_id: str) -> Template:
+        """`GET /v1/templates/{id}`: body, buttons and the `variables` they use."""
+        if not template_id.strip():
+            raise InvalidInput("give a template id", value=template_id)
+        path = f"/v1/templates/{quote(template_id.strip(), safe='')}"
+        body = await self._call("get_template", "GET", path, safety=SAFE)
+        return _parse(Template, {"id": template_id, **body}, "get_template", SAFE)
 
     # -- plumbing ------------------------------------------------------------
 
@@ -214,6 +266,7 @@ class WhatsAppClient:
         *,
         safety: Safety,
         json: dict[str, Any] | None = None,
+        background: bool = False,
     ) -> dict[str, Any]:
         """One API operation with its retry policy; the decoded JSON object."""
         policy = self.retry
@@ -229,7 +282,7 @@ class WhatsAppClient:
             with attempt:
                 attempt_no += 1
                 return await self._request_once(
-                    operation, method, path, json, attempt_no, safety=safety
+                    operation, method, path, json, attempt_no, safety=safety, background=background
                 )
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
@@ -242,8 +295,9 @@ class WhatsAppClient:
         attempt_no: int,
         *,
         safety: Safety,
+        background: bool = False,
     ) -> dict[str, Any]:
-        async with self._gate.slot():
+        async with self._gate.slot(background=background):
             started = time.monotonic()
             try:
                 response = await self._http.request(method, path, json=payload)

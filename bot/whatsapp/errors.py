@@ -19,7 +19,8 @@ The tree (catch the widest class that means the same thing to you)::
         ├── RateLimited               429 (retry_after when the server said)
         ├── UpstreamError             WHATSAPP_UPSTREAM_ERROR, any 5xx
         ├── InvalidResponse           WHATSAPP_INVALID_JSON, a body we cannot parse
-        ├── Unsupported               NOT_SUPPORTED_*, 501
+        ├── Unsupported               NOT_SUPPORTED_*, META_GROUP_*, 501
+        ├── OutsideWindow             META_OUTSIDE_24H_WINDOW (free-form on Meta)
         └── PaymentRequired           402 (SUBSCRIPTION_REQUIRED_FOR_MEDIA)
 
 An unknown code still raises `ApiError` (or the class its HTTP status implies),
@@ -129,6 +130,10 @@ class Unsupported(ApiError):
     """The operation is not available on this kind of number or engine."""
 
 
+class OutsideWindow(ApiError):
+    """A Meta number sent free-form content outside the chat's 24 h window."""
+
+
 class PaymentRequired(ApiError):
     """The plan does not include this feature."""
 
@@ -142,6 +147,9 @@ CODE_FAMILIES: dict[str, type[ApiError]] = {
     "WHATSAPP_UPSTREAM_ERROR": UpstreamError,
     "WHATSAPP_INVALID_JSON": InvalidResponse,
     "SUBSCRIPTION_REQUIRED_FOR_MEDIA": PaymentRequired,
+    "META_OUTSIDE_24H_WINDOW": OutsideWindow,
+    "META_GROUP_INVITE_ONLY": Unsupported,
+    "META_GROUP_PARTICIPANT_LIMIT": Unsupported,
 }
 
 

@@ -77,16 +77,43 @@ class SlidingWindowLimiter:
 
 
 class RequestGate:
-    """Rate cap plus concurrency cap, shared by every caller of one client."""
+    """Rate cap plus concurrency cap, shared by every caller of one client.
+
+    Background work (the delivery tracker's status checks) asks with
+    `background=True`: it waits until no other request is waiting for the
+    gate, so commands and job sends never queue behind it.
+    """
 
     def __init__(self, *, max_rps: float, concurrency: int) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._rate = SlidingWindowLimiter(max_rps)
         self._slots = asyncio.Semaphore(concurrency)
+        self._waiting = 0  # foreground requests not yet through the gate
+        self._quiet = asyncio.Event()
+        self._quiet.set()
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, *, background: bool = False) -> AsyncIterator[None]:
         """Hold one in-flight slot and one place in the rate window."""
-        async with self._slots, self._rate.hold():
-            yield
+        if background:
+            await self._quiet.wait()
+            async with self._slots, self._rate.hold():
+                yield
+            return
+        self._waiting += 1
+        self._quiet.clear()
+        through = False
+        try:
+            async with self._slots, self._rate.hold():
+                through = True
+                self._passed()
+                yield
+        finally:
+            if not through:  # cancelled while waiting
+                self._passed()
+
+    def _passed(self) -> None:
+        self._waiting -= 1
+        if self._waiting == 0:
+            self._quiet.set()

@@ -111,6 +111,104 @@ class SentMessage(_Tolerant):
     created_at: datetime | None = Field(default=None, validation_alias="createdAt")
 
 
+class TemplateButton(_Tolerant):
+    """One button of a template (its label and URL may hold `{{variables}}`)."""
+
+    type: str = ""
+    text: str = ""
+    url: str = ""
+
+
+class TemplateSummary(_Tolerant):
+    """One entry of `GET /v1/templates`: whether it can be sent, and why not."""
+
+    id: str
+    name: str = ""
+    sendable: bool = False
+    meta_status: str = Field(default="", validation_alias=AliasChoices("metaStatus", "status"))
+    # Some answers list the variables here too; `GET /v1/templates/{id}` always does.
+    variables: tuple[str, ...] | None = None
+
+    @field_validator("name", "meta_status", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:
+        return "" if value is None else value
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+    @property
+    def why_not_sendable(self) -> str:
+        """Why the provider will not send it (empty when it will)."""
+        if self.sendable:
+            return ""
+        return (
+            f"not sendable (Meta status {self.meta_status})"
+            if self.meta_status
+            else ("not sendable")
+        )
+
+
+class Template(TemplateSummary):
+    """`GET /v1/templates/{id}`: the body, buttons and every variable they use."""
+
+    body: str = ""
+    buttons: tuple[TemplateButton, ...] = ()
+    variables: tuple[str, ...] | None = ()
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _no_body(cls, value: object) -> object:
+        return "" if value is None else value
+
+    @field_validator("buttons", mode="before")
+    @classmethod
+    def _no_buttons(cls, value: object) -> object:
+        return () if value is None else value
+
+    @property
+    def variable_names(self) -> tuple[str, ...]:
+        return self.variables or ()
+
+
+DeliveryStatus = Literal["QUEUED", "SENT", "DELIVERED", "READ", "FAILED", "CANCELED"]
+FINAL_STATUSES: frozenset[str] = frozenset({"READ", "FAILED", "CANCELED"})
+FAILED_STATUSES: frozenset[str] = frozenset({"FAILED", "CANCELED"})
+
+
+class MessageStatus(_Tolerant):
+    """`GET /v1/messages/{id}`: where a sent message is now (and why it failed)."""
+
+    id: str
+    status: DeliveryStatus
+    error_code: str = Field(
+        default="", validation_alias=AliasChoices("errorCode", "failureCode", "code")
+    )
+    error_message: str = Field(
+        default="", validation_alias=AliasChoices("errorMessage", "failureReason", "reason")
+    )
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("error_code", "error_message", mode="before")
+    @classmethod
+    def _text_or_empty(cls, value: object) -> object:
+        if value is None:
+            return ""
+        if isinstance(value, dict):  # a nested {"code": …, "message": …}
+            return str(value.get("code") or value.get("message") or "")
+        return value
+
+    @property
+    def final(self) -> bool:
+        """No later status will come (READ, FAILED, CANCELED)."""
+        return self.status in FINAL_STATUSES
+
+
 class OperationResult(_Tolerant):
     """Answer of add/remove/promote/demote/pin: any JSON object, or nothing.
 
