@@ -29,6 +29,9 @@ class Confirmation:
 
     question: str
     action: Action
+    # What Cancel (or expiry) says stands: an offer made after a change has
+    # already changed something.
+    declined: str = "Nothing was changed."
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,11 @@ class Context:
     def default_country(self) -> str:
         return self.options.default_country
 
-    def ask(self, question: str, action: Action) -> Confirmation:
-        """Return this from a handler to run `action` only after Confirm."""
-        return Confirmation(question, action)
+    def ask(
+        self, question: str, action: Action, *, declined: str = "Nothing was changed."
+    ) -> Confirmation:
+        """Return this from a handler to run `action` only after Confirm.
+
+        `declined` is what Cancel or expiry says (default: nothing changed).
+        """
+        return Confirmation(question, action, declined)

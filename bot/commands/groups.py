@@ -1,16 +1,23 @@
-"""/groups, /group, /invite, /pin, /unpin: looking at groups and their links and pins."""
+"""/groups, /group, /invite, /pin, /unpin: looking at groups and their links and pins.
+
+`/invite <group> send <number…>` sends the link by WhatsApp message
+(`bot.commands.invites`).
+"""
 
 from __future__ import annotations
 
 import shlex
 
 from bot.commands.context import Confirmation, Context
+from bot.commands.invites import invite_send
 from bot.commands.types import Reply
 from bot.services import GroupRef, explain_unconfirmed_reset
 from bot.usertext import excerpt
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
+from bot.whatsapp.identifiers import numbers_from_words
 
 _ROLE_ORDER = {"superadmin": 0, "admin": 1, "member": 2}
+_INVITE_USAGE = "Usage: /invite <group> [reset] or /invite <group> send <number…>"
 
 
 async def list_groups(ctx: Context, args: list[str]) -> Reply:
@@ -42,9 +49,16 @@ async def show_group(ctx: Context, args: list[str]) -> Reply:
 
 
 async def invite(ctx: Context, args: list[str]) -> Reply | Confirmation:
+    mode = args[1].lower() if len(args) > 1 else ""
+    if mode == "send":
+        if len(args) == 2:
+            return Reply.failed(f"Give the numbers to send the invite link to. {_INVITE_USAGE}")
+        numbers = numbers_from_words(args[2:], ctx.default_country)  # all good, or nothing
+        ref = await ctx.directory.resolve_group(args[0])
+        return await invite_send(ctx, ref.id, ref.name, ref.label, numbers)
+    if len(args) > 2 or (len(args) == 2 and mode != "reset"):
+        return Reply.failed(_INVITE_USAGE)
     ref = await ctx.directory.resolve_group(args[0])
-    if len(args) == 2 and args[1].lower() != "reset":
-        return Reply.failed("Usage: /invite <group> [reset]")
     current = await ctx.client.invite_link(ref.id)
     ctx.store.record_invite_link(ref.id, current.link)
     if len(args) == 1:

@@ -69,6 +69,7 @@ class _PendingAction:
     action: Action
     expires: float
     claim: Claim  # what the action changes (the command's claim)
+    declined: str  # what Cancel or expiry says stands
 
 
 class CommandLayer:
@@ -205,7 +206,7 @@ class CommandLayer:
         if entry is None:
             assert refusal is not None
             return refusal
-        reply = Reply("Cancelled. Nothing was changed.")
+        reply = Reply(f"Cancelled. {entry.declined}")
         self._audit(principal, entry.pending.command, "cancelled", reply)
         return reply
 
@@ -321,7 +322,7 @@ class CommandLayer:
         token = secrets.token_urlsafe(9)
         pending = Pending(token=token, question=confirmation.question, command=text)
         self._pending[token] = _PendingAction(
-            pending, principal, confirmation.action, now + CONFIRM_TTL, claim
+            pending, principal, confirmation.action, now + CONFIRM_TTL, claim, confirmation.declined
         )
         return pending
 
@@ -336,7 +337,7 @@ class CommandLayer:
             return None, Reply.failed("Not allowed: only an admin of this chat can confirm.")
         del self._pending[token]  # one-shot, whatever happens next
         if self.monotonic() > entry.expires:
-            reply = Reply.failed("That confirmation has expired. Nothing was changed.")
+            reply = Reply.failed(f"That confirmation has expired. {entry.declined}")
             self._audit(principal, entry.pending.command, "expired", reply)
             return None, reply
         return entry, None

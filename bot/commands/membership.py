@@ -12,16 +12,24 @@ name, and membership changes keep its cached names.
 
 Numbers are read once, here, into `PhoneNumber`s; the client sends their
 E.164 digits and the group read back is compared on the same digits.
+
+When `/add` or `/create` leaves people out for a reason an invite link gets
+around (privacy settings, left recently, a Meta number that only invites, or
+no reason given), the reply becomes a question offering to send them the
+group's invite link by WhatsApp message (`bot.commands.invites`).
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
 from bot.commands.context import Confirmation, Context
+from bot.commands.invites import offer_invites
 from bot.commands.types import Reply
-from bot.services import GroupRef
+from bot.services import GroupRef, explain
+from bot.whatsapp.errors import ApiError
 from bot.whatsapp.identifiers import PhoneNumber, numbers_from_words, participant_digits
 from bot.whatsapp.models import Group
 
@@ -34,6 +42,9 @@ _REASONS = {
     "404": "not on WhatsApp",
 }
 _INVITE_HINT = "send them the invite link instead (/invite {group})"
+# Left out for these, an invite link does not help: not on WhatsApp, group full.
+_NOT_INVITABLE = {"404", "500", "409"}
+_INVITE_ONLY = "META_GROUP_INVITE_ONLY"  # a Meta number adds nobody: invite links only
 
 
 def person_statuses(raw: Mapping[str, Any]) -> dict[str, str]:
@@ -59,9 +70,10 @@ def _membership_lines(
     after: Group,
     statuses: Mapping[str, str],
     group_word: str,
-) -> tuple[list[str], bool]:
-    """One line per number, and whether anyone was left out."""
+) -> tuple[list[str], list[PhoneNumber], bool]:
+    """One line per number, who could be sent the invite link, and whether anyone was left out."""
     lines: list[str] = []
+    invitable: list[PhoneNumber] = []
     left_out = False
     for number in numbers:
         status = statuses.get(number.digits, "")
@@ -71,38 +83,68 @@ def _membership_lines(
             lines.append(f"{number}: added")
         else:
             left_out = True
+            if status not in _NOT_INVITABLE:
+                invitable.append(number)
             reason = _REASONS.get(status, "")
             why = f" ({reason})" if reason and status != "409" else ""
-            lines.append(f"{number}: not added{why}; " + _INVITE_HINT.format(group=group_word))
-    return lines, left_out
+            hint = _INVITE_HINT.format(group=shlex.quote(group_word))
+            lines.append(f"{number}: not added{why}; {hint}")
+    return lines, invitable, left_out
 
 
-async def create(ctx: Context, args: list[str]) -> Reply:
+async def create(ctx: Context, args: list[str]) -> Reply | Confirmation:
     subject, raw_numbers = args[0], args[1:]
     numbers = numbers_from_words(raw_numbers, ctx.default_country)
     created = await ctx.client.create_group(subject, numbers)
     ctx.directory.invalidate()  # a new group: the cached list of names is out of date
-    head = f"Created {created.subject or subject} ({created.id})."
+    name = created.subject or subject
+    head = f"Created {name} ({created.id})."
     if not numbers:
         return Reply(head)
     after = await ctx.client.get_group(created.id)
-    lines, left_out = _membership_lines(numbers, None, after, {}, created.id)
-    return Reply("\n".join([head, *lines]), ok=not left_out)
+    lines, invitable, left_out = _membership_lines(numbers, None, after, {}, created.id)
+    report = [head, *lines]
+    if invitable:
+        label = GroupRef(created.id, name).label
+        return await offer_invites(ctx, created.id, name, label, report, invitable)
+    return Reply("\n".join(report), ok=not left_out)
 
 
-async def add(ctx: Context, args: list[str]) -> Reply:
+async def add(ctx: Context, args: list[str]) -> Reply | Confirmation:
     numbers = numbers_from_words(args[1:], ctx.default_country)
     group = await ctx.directory.resolve_group(args[0], named=False)
     before = await ctx.client.get_group(group.id)
-    result = await ctx.client.add_participants(group.id, numbers)
+    try:
+        result = await ctx.client.add_participants(group.id, numbers)
+    except ApiError as exc:
+        if exc.code != _INVITE_ONLY:
+            raise
+        return await _offer_instead_of_adding(ctx, group, before, numbers, exc)
     after = await ctx.client.get_group(group.id)
-    lines, left_out = _membership_lines(
+    lines, invitable, left_out = _membership_lines(
         numbers, before, after, person_statuses(result.raw), args[0]
     )
-    summary = (
-        f"{_label(group, after)}:" if not left_out else f"{_label(group, after)} (some not added):"
-    )
-    return Reply("\n".join([summary, *lines]), ok=not left_out)
+    label = _label(group, after)
+    summary = f"{label}:" if not left_out else f"{label} (some not added):"
+    report = [summary, *lines]
+    if invitable:
+        name = after.subject or group.name
+        return await offer_invites(ctx, group.id, name, label, report, invitable)
+    return Reply("\n".join(report), ok=not left_out)
+
+
+async def _offer_instead_of_adding(
+    ctx: Context, group: GroupRef, before: Group, numbers: list[PhoneNumber], refusal: ApiError
+) -> Reply | Confirmation:
+    """A Meta number adds nobody: offer the invite link to everyone not yet a member."""
+    label = _label(group, before)
+    outsiders = [n for n in numbers if not before.has(n)]
+    lines = [f"{n}: already a member" for n in numbers if before.has(n)]
+    report = [f"{label}: nobody was added. {explain(refusal)}", *lines]
+    if not outsiders:
+        return Reply.failed("\n".join(report))
+    name = before.subject or group.name
+    return await offer_invites(ctx, group.id, name, label, report, outsiders)
 
 
 async def remove(ctx: Context, args: list[str]) -> Confirmation | Reply:
