@@ -9,8 +9,19 @@ Control API (no api key; not recorded, not subject to faults, modes or latency):
 - `POST /_sandbox/faults`: `{"endpoint": ..., <keyword args of Sandbox.inject>}`
 - `DELETE /_sandbox/faults`: clear every fault
 - `POST /_sandbox/mode`: `{"mode": "normal" | "disconnected" | ...}`
-- `GET /_sandbox/state`: groups, sent messages, request count, max_in_flight, faults
+- `GET /_sandbox/state`: groups, sent messages (with their status now), request
+  count, max_in_flight, faults, media plan, open windows
 - `DELETE /_sandbox/stats`: `Sandbox.reset_stats()`
+- `POST /_sandbox/doom`: `{"target": group id or number, "code"?: str | null}`:
+  messages sent there from now on end FAILED (`Sandbox.doom`; null lifts it)
+- `POST /_sandbox/messages/status`: `{"id": id or correlationId, "status", "code"?}`
+  pins a message's status (`Sandbox.set_status`)
+- `POST /_sandbox/window`: `{"target": group id or number, "open"?: bool}` opens
+  (or closes) its 24 h window in mode `meta` (`Sandbox.open_window`)
+- `POST /_sandbox/media-plan`: `{"enabled": bool}` (`Sandbox.media_plan`)
+
+Bodies are limited to 1 MiB, except `POST /v1/messages/send` (24 MiB: a 16 MiB
+media file as a base64 data URI, plus the JSON around it).
 """
 
 from __future__ import annotations
@@ -31,6 +42,8 @@ from bot.sandbox.state import Sandbox
 
 CONTROL_PREFIX: Final = "/_sandbox/"
 MAX_BODY: Final = 1024 * 1024
+MAX_SEND_BODY: Final = 24 * 1024 * 1024
+SEND_PATH: Final = "/v1/messages/send"
 MAX_EVENTS_PER_REQUEST: Final = 100_000
 MAX_REQUESTS_PER_CONNECTION: Final = 100_000
 IDLE_TIMEOUT: Final = 120.0
@@ -111,6 +124,7 @@ async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> _
     request: h11.Request | None = None
     chunks: list[bytes] = []
     size = 0
+    limit = MAX_BODY
     for _ in range(MAX_EVENTS_PER_REQUEST):
         event = conn.next_event()
         if event is h11.NEED_DATA:
@@ -118,9 +132,11 @@ async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> _
             conn.receive_data(data)
         elif isinstance(event, h11.Request):
             request = event
+            path = request.target.split(b"?", 1)[0].decode("ascii", errors="replace")
+            limit = MAX_SEND_BODY if path.rstrip("/") == SEND_PATH else MAX_BODY
         elif isinstance(event, h11.Data):
             size += len(event.data)
-            if size > MAX_BODY:
+            if size > limit:
                 raise _BodyTooLarge
             chunks.append(bytes(event.data))
         elif isinstance(event, h11.EndOfMessage) and request is not None:
@@ -195,6 +211,10 @@ def control(sandbox: Sandbox, method: str, target: str, body: bytes) -> SandboxR
         ("POST", "/_sandbox/mode"): _control_mode,
         ("GET", "/_sandbox/state"): _control_state,
         ("DELETE", "/_sandbox/stats"): _control_reset_stats,
+        ("POST", "/_sandbox/doom"): _control_doom,
+        ("POST", "/_sandbox/messages/status"): _control_status,
+        ("POST", "/_sandbox/window"): _control_window,
+        ("POST", "/_sandbox/media-plan"): _control_media_plan,
     }
     action = routes.get((method.upper(), path))
     if action is None:
@@ -249,6 +269,46 @@ def _control_reset_stats(sandbox: Sandbox, _payload: dict[str, Any]) -> SandboxR
     return json_reply(200, {"request_count": 0, "max_in_flight": sandbox.max_in_flight})
 
 
+def _field(payload: dict[str, Any], key: str, kinds: tuple[type, ...], default: Any = ...) -> Any:
+    """`payload[key]` of one of `kinds` (bool is never taken for int), or TypeError."""
+    if key not in payload:
+        if default is ...:
+            raise TypeError(f"{key} is required")
+        return default
+    value = payload[key]
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise TypeError(f"{key} has the wrong type")
+    return value
+
+
+def _control_doom(sandbox: Sandbox, payload: dict[str, Any]) -> SandboxReply:
+    target = _field(payload, "target", (str,))
+    code = _field(payload, "code", (str, type(None)), "RECIPIENT_UNREACHABLE")
+    sandbox.doom(target, code)
+    return json_reply(200, {"target": target, "code": code})
+
+
+def _control_status(sandbox: Sandbox, payload: dict[str, Any]) -> SandboxReply:
+    message_id = _field(payload, "id", (str,))
+    status = _field(payload, "status", (str,))
+    code = _field(payload, "code", (str, type(None)), None)
+    sandbox.set_status(message_id, status, code)
+    message, view = sandbox.message_status(message_id)
+    return json_reply(200, {"id": message.id, "status": view.status, "code": view.error_code})
+
+
+def _control_window(sandbox: Sandbox, payload: dict[str, Any]) -> SandboxReply:
+    target = _field(payload, "target", (str,))
+    is_open = _field(payload, "open", (bool,), True)
+    sandbox.open_window(target, is_open=is_open)
+    return json_reply(200, {"target": target, "open": is_open})
+
+
+def _control_media_plan(sandbox: Sandbox, payload: dict[str, Any]) -> SandboxReply:
+    sandbox.media_plan = _field(payload, "enabled", (bool,))
+    return json_reply(200, {"enabled": sandbox.media_plan})
+
+
 # ----------------------------------------------------------------- runners
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -295,9 +355,18 @@ def serve_forever(
     latency_ms: float = 0,
     mode: str = "normal",
     api_key: str | None = None,
+    media_plan: bool = True,
+    failure_share: float = 0.0,
 ) -> None:
     """Serve a new sandbox until Ctrl-C or SIGTERM (blocking)."""
-    sandbox = Sandbox(groups=groups, latency_ms=latency_ms, mode=mode, api_key=api_key)
+    sandbox = Sandbox(
+        groups=groups,
+        latency_ms=latency_ms,
+        mode=mode,
+        api_key=api_key,
+        media_plan=media_plan,
+        failure_share=failure_share,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_until_signalled(sandbox, host, port))
 
