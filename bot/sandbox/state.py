@@ -17,7 +17,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -40,6 +40,7 @@ from bot.sandbox.messages import (
     normalized_target,
     snapshot_entry,
 )
+from bot.sandbox.stats import MAX_RECORDS, RequestRecord
 
 __all__ = [
     "OWNER",
@@ -56,26 +57,7 @@ __all__ = [
 MODES: Final[tuple[str, ...]] = ("normal", "disconnected", "meta-not-eligible", "evolution", "meta")
 META_MAX_PARTICIPANTS: Final = 8  # owner included
 MAX_GROUPS: Final = 10_000
-MAX_RECORDS: Final = 100_000  # request records kept (oldest dropped first)
 _LINK_ALPHABET: Final = string.ascii_letters + string.digits
-
-
-@dataclass
-class RequestRecord:
-    """One /v1 request as the sandbox saw it (times are `time.monotonic()`)."""
-
-    method: str
-    path: str
-    started: float
-    endpoint: str | None = None
-    body: Any = None  # the parsed JSON body; None when empty or not JSON
-    finished: float | None = None
-    status: int | None = None  # None: no response was written (dropped, cancelled)
-
-    @property
-    def json(self) -> Any:
-        """Alias of `body`."""
-        return self.body
 
 
 class Sandbox:
