@@ -3,7 +3,10 @@
 `Sandbox` is the emulator's model. Its operations are synchronous and run under
 one `threading.Lock`, so that a test thread can read the state while a server
 thread (see `server.py`) mutates it. The read helpers return copies.
-Wire formats, routing and waiting live in `api.py`; faults in `faults.py`.
+Wire formats, routing and waiting live in `api.py`; faults in `faults.py`;
+the demo groups in `groups.py`; sent messages and their status in
+`messages.py`; the checks of a send in `sending.py`; templates in
+`templates.py`.
 """
 
 from __future__ import annotations
