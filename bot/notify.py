@@ -4,6 +4,10 @@ The Telegram front end sends to `telegram.notify_chats` (default: the admin
 chats); without a token the console prints them; with neither (`run
 --no-console` and no token) they go to the log. A notifier never raises:
 a report that cannot be delivered is logged, and the job goes on.
+
+`tell` answers one chat (a `Principal.chat` string such as
+``telegram:-100123`` or ``console``): the delivery tracker's follow-up to the
+chat a `/send` came from.
 """
 
 from __future__ import annotations
@@ -18,12 +22,18 @@ class Notifier(Protocol):
     async def notify(self, text: str) -> None:
         """Deliver `text` to the people who follow the bot's reports."""
 
+    async def tell(self, chat: str, text: str) -> None:
+        """Deliver `text` to one chat (``telegram:<id>``, ``console``), or log it."""
+
 
 class LogNotifier:
     """Reports into the log, for a bot with no chat to talk to."""
 
     async def notify(self, text: str) -> None:
         log.info("report: %s", text)
+
+    async def tell(self, chat: str, text: str) -> None:
+        log.info("to %s: %s", chat, text)
 
 
 class ConsoleNotifier:
@@ -33,6 +43,10 @@ class ConsoleNotifier:
         self._console = console
 
     async def notify(self, text: str) -> None:
+        self._console.notify(text)
+
+    async def tell(self, chat: str, text: str) -> None:
+        """The console is one chat: whatever `chat` says, it is printed there."""
         self._console.notify(text)
 
 

@@ -18,6 +18,9 @@ parts over their own clock, timer or store.
   here but started only by `start_scheduler` (``grouppilot run``); in a
   process that does not start it (``exec``) job commands can read but not
   change.
+- ``tracker``: the `DeliveryTracker` that follows sent messages
+  (``messages.track_delivery``), started with the scheduler; it is the
+  command layer's `SendFollower` (a `/send` in ``exec`` is not followed).
 
 Use it as an async context manager: leaving it closes everything, in the
 reverse order of opening. Later parts (the Telegram front end, the scheduler)
@@ -57,6 +60,7 @@ from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.retry import RetryPolicy
 from jobs.scheduler import JobScheduler
 from jobs.schema import JOB_MIGRATIONS
+from jobs.tracker import DeliveryTracker
 
 if TYPE_CHECKING:
     from jobs.timer import Timer
@@ -144,6 +148,7 @@ def build_commands(
     clock: Callable[[], datetime] = utc_now,
     monotonic: Callable[[], float] = time.monotonic,
     max_command_age: timedelta = MAX_COMMAND_AGE,
+    follower: DeliveryTracker | None = None,
 ) -> CommandLayer:
     """The command layer; its own group directory unless `directory` is given."""
     if directory is None:
@@ -157,6 +162,7 @@ def build_commands(
         clock=clock,
         monotonic=monotonic,
         max_command_age=max_command_age,
+        follower=follower,
     )
 
 
@@ -167,6 +173,7 @@ class Parts:
     directory: GroupDirectory
     scheduler: JobScheduler
     commands: CommandLayer
+    tracker: DeliveryTracker
 
 
 def build_parts(
@@ -180,7 +187,7 @@ def build_parts(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rng: random.Random | None = None,
 ) -> Parts:
-    """Directory, scheduler (not started) and command layer, each complete.
+    """Directory, scheduler and delivery tracker (not started) and command layer, each complete.
 
     `clock`, `monotonic`, `timer`, `sleep` and `rng` are for tests and
     benchmarks; the defaults are the real ones. May raise ``sqlite3.Error``
@@ -197,6 +204,14 @@ def build_parts(
         clock=clock,
         sleep=sleep,
         rng=rng,
+        track_delivery=settings.messages.track_delivery,
+    )
+    tracker = DeliveryTracker(
+        store=store,
+        client=client,
+        horizon=settings.messages.track_delivery,
+        clock=clock,
+        sleep=sleep,
     )
     commands = build_commands(
         settings,
@@ -206,8 +221,9 @@ def build_parts(
         scheduler=scheduler,
         clock=clock,
         monotonic=monotonic,
+        follower=tracker,
     )
-    return Parts(directory=directory, scheduler=scheduler, commands=commands)
+    return Parts(directory=directory, scheduler=scheduler, commands=commands, tracker=tracker)
 
 
 class Runtime:
@@ -242,6 +258,7 @@ class Runtime:
             self.directory = parts.directory
             self.scheduler = parts.scheduler
             self.commands = parts.commands
+            self.tracker = parts.tracker
         except BaseException:
             # Nothing has used the client yet: only the store holds a resource.
             if owned_store:
@@ -258,14 +275,17 @@ class Runtime:
         return "sandbox (in process)" if pilot.is_sandbox else f"live {pilot.base_url}"
 
     async def start_scheduler(self, notifier: Notifier) -> None:
-        """Start the job scheduler; job reports go to `notifier`. Stopped on close.
+        """Start the job scheduler and the delivery tracker; reports go to `notifier`.
 
-        Stopping lets a run in progress finish its current send and leaves the
-        rest resumable; it happens before the client and the store close.
+        Both stop on close, before the client and the store close. Stopping
+        lets a run in progress finish its current send and leaves the rest
+        resumable; the tracker goes on from its database at the next start.
         """
         self.on_close(self.scheduler.stop)
         with self._storage_faults():
             await self.scheduler.start(notifier)
+        self.on_close(self.tracker.stop)
+        await self.tracker.start(notifier)
 
     def on_close(self, callback: Callable[[], Awaitable[object]]) -> None:
         """Run `callback` when the runtime closes (last registered, first run)."""

@@ -40,7 +40,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlite_utils import Database
@@ -58,6 +58,7 @@ from jobs.records import (
     run_from_row,
 )
 from jobs.schema import ensure_schema
+from jobs.tracking import register_run_send
 
 __all__ = ["CHECKPOINT_EVERY", "Ledger"]
 
@@ -71,11 +72,18 @@ class Ledger:
     """Runs and deliveries of the scheduler."""
 
     def __init__(
-        self, db: Database, *, clock: Clock, checkpoint_every: int = CHECKPOINT_EVERY
+        self,
+        db: Database,
+        *,
+        clock: Clock,
+        checkpoint_every: int = CHECKPOINT_EVERY,
+        track_delivery: timedelta = timedelta(0),
     ) -> None:
+        """``track_delivery``: how long a broadcast's sent messages are followed (0: not)."""
         ensure_schema(db)
         self._db = db
         self._clock = clock
+        self._track_delivery = track_delivery
         self.checkpoint_every = checkpoint_every
         self._since_checkpoint = 0
 
@@ -347,7 +355,19 @@ class Ledger:
         A checkpoint falls due every :data:`CHECKPOINT_EVERY` answers; inside a
         transaction it waits for :meth:`checkpoint_if_due` after the commit.
         """
-        self._set_state(run_id, group_id, state, "sending", code=code, detail=detail, result=result)
+        if state == "sent" and result and self._track_delivery > timedelta(0):
+            now = self._clock()
+            with self._db.atomic():  # the message is followed if and only if it is recorded sent
+                self._set_state(
+                    run_id, group_id, state, "sending", code=code, detail=detail, result=result
+                )
+                register_run_send(
+                    self._db, run_id, group_id, result, now=now, until=now + self._track_delivery
+                )
+        else:
+            self._set_state(
+                run_id, group_id, state, "sending", code=code, detail=detail, result=result
+            )
         self._since_checkpoint += 1
         self.checkpoint_if_due()
 

@@ -14,6 +14,11 @@ parentheses (``catch-up``, ``manual``, with the date). ``notify`` decides
 whether a report goes out at all (:func:`should_report`); what a kind
 announces whatever ``notify`` says (an invite reset's new links) is the
 kind's own (:meth:`jobs.kinds.JobKind.announcement`).
+
+The delivery tracker (:mod:`jobs.tracker`) adds two follow-ups: a run whose
+messages later failed (:func:`run_followup`) and a ``/send``'s outcome
+(:func:`send_followup`), with counts like ``queued 1 · delivered 3 · failed 1``
+(:func:`delivery_counts`, zeros left out).
 """
 
 from __future__ import annotations
@@ -29,10 +34,13 @@ from jobs.schedule import load_zone
 
 __all__ = [
     "MAX_LINES",
+    "delivery_counts",
     "history_line",
     "local_time",
+    "run_followup",
     "run_report",
     "run_title",
+    "send_followup",
     "should_report",
 ]
 
@@ -124,3 +132,36 @@ def history_line(run: Run) -> str:
     if run.requested_by:
         text += f", by {run.requested_by}"
     return text
+
+
+_COUNTED = ("queued", "sent", "delivered", "read", "failed")
+
+
+def delivery_counts(counts: dict[str, int]) -> str:
+    """``queued 1 · sent 2 · delivered 3 · read 4 · failed 1``, zeros left out."""
+    return " · ".join(f"{word} {counts[word]}" for word in _COUNTED if counts.get(word))
+
+
+def _failed_lines(job: str, failed: Sequence[tuple[str, str]]) -> list[str]:
+    lines = [f"- {label}: failed {code}" for label, code in failed]
+    if len(lines) > MAX_LINES:
+        more = len(lines) - MAX_LINES
+        lines = [
+            *lines[:MAX_LINES],
+            f"… and {more} more (see /job {job})" if job else f"… and {more} more",
+        ]
+    return lines
+
+
+def run_followup(run: Run, failed: Sequence[tuple[str, str]]) -> str:
+    """A run whose messages failed after being queued: which groups, with which code."""
+    noun = "message" if len(failed) == 1 else "messages"
+    lines = [f"{run_title(run)}: {len(failed)} {noun} failed after being queued"]
+    return "\n".join(lines + _failed_lines(run.job, failed))
+
+
+def send_followup(command: str, counts: dict[str, int], failed: Sequence[tuple[str, str]]) -> str:
+    """The outcome of one ``/send``: its counts and the groups whose message failed."""
+    shown = command if len(command) <= 60 else command[:59] + "…"
+    lines = [f"Delivery of {shown}: {delivery_counts(counts) or 'nothing to report'}"]
+    return "\n".join(lines + _failed_lines("", failed))

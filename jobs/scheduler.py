@@ -101,12 +101,17 @@ class JobScheduler:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         stop_timeout: float = 20.0,
+        track_delivery: timedelta = timedelta(0),
     ) -> None:
-        """`config_jobs`: the jobs of the config file; `parallel`: sends of one run in flight."""
+        """`config_jobs`: the jobs of the config file; `parallel`: sends of one run in flight.
+
+        `track_delivery`: how long a broadcast's sent messages are followed
+        (`messages.track_delivery`; the ledger registers them for `jobs.tracker`).
+        """
         self.config_jobs = tuple(config_jobs)
         self.clock = clock
         self.book = DefinitionBook(store.db, clock=clock)
-        self.ledger = Ledger(store.db, clock=clock)
+        self.ledger = Ledger(store.db, clock=clock, track_delivery=track_delivery)
         self.rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not secrets
         self._timer = timer  # the APScheduler one is built when first needed (never by `exec`)
         self.stop_timeout = stop_timeout

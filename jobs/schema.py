@@ -21,6 +21,12 @@ that has been applied.
 Every query the commands and the scheduler repeat has an index, so they cost
 the same with a long history as with an empty one (``0002_history_indexes``).
 
+Delivery status (``0003_delivery_status``, see :mod:`jobs.tracking`):
+``deliveries`` gains ``status``/``status_code``, the provider's latest word
+on the group's message (``''`` until tracking has data); ``tracked_messages``
+holds every message the tracker follows, and ``tracked_batches`` one row per
+run or ``/send`` whose follow-up is due once (``reported`` set when it went).
+
 Times are ISO 8601 UTC text with microseconds, so text order is time order.
 """
 
@@ -107,6 +113,44 @@ def _jobs_v2(db: Database) -> None:
     (tests/test_storage_indexes.py checks each plan).
     """
     db.execute("CREATE INDEX job_runs_by_job ON job_runs (job, id)")
+
+
+@JOB_MIGRATIONS(name="0003_delivery_status")
+def _jobs_v3(db: Database) -> None:
+    """Delivery status: each message's provider status, followed until final or a horizon."""
+    statements = (
+        "ALTER TABLE deliveries ADD COLUMN status TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE deliveries ADD COLUMN status_code TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX deliveries_by_status ON deliveries (run_id, status)",  # /job's counts
+        """CREATE TABLE tracked_batches (
+            batch TEXT PRIMARY KEY NOT NULL,
+            run_id INTEGER,
+            chat TEXT NOT NULL DEFAULT '',
+            command TEXT NOT NULL DEFAULT '',
+            created TEXT NOT NULL,
+            reported TEXT
+        ) STRICT""",
+        "CREATE INDEX tracked_batches_unreported ON tracked_batches (reported)",
+        """CREATE TABLE tracked_messages (
+            message_id TEXT PRIMARY KEY NOT NULL,
+            batch TEXT NOT NULL REFERENCES tracked_batches (batch) ON DELETE CASCADE,
+            run_id INTEGER,
+            group_id TEXT NOT NULL,
+            label TEXT NOT NULL DEFAULT '',
+            sent_at TEXT NOT NULL,
+            until TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'QUEUED',
+            code TEXT NOT NULL DEFAULT '',
+            checks INTEGER NOT NULL DEFAULT 0,
+            next_check TEXT NOT NULL,
+            done INTEGER NOT NULL DEFAULT 0
+        ) STRICT""",
+        # the tracker's one repeated question: the open message due first
+        "CREATE INDEX tracked_due ON tracked_messages (done, next_check)",
+        "CREATE INDEX tracked_by_batch ON tracked_messages (batch, status)",
+    )
+    for statement in statements:
+        db.execute(statement)
 
 
 def ensure_schema(db: Database) -> None:

@@ -17,8 +17,9 @@ from jobs.definitions import JobDefinition, JobState
 from jobs.records import Run
 from jobs.schedule import Schedule
 from jobs.scheduler import JobScheduler
+from jobs.tracking import Tracking
 
-__all__ = ["JobView", "job_view", "job_views", "upcoming"]
+__all__ = ["JobView", "delivery_counts", "job_view", "job_views", "upcoming"]
 
 
 @dataclass(frozen=True)
@@ -98,3 +99,10 @@ def upcoming(scheduler: JobScheduler, limit: int = 3) -> list[tuple[str, datetim
         ((name, moment) for name, moment in times if moment is not None), key=lambda item: item[1]
     )
     return ordered[:limit]
+
+
+def delivery_counts(scheduler: JobScheduler, runs: list[Run]) -> dict[int, dict[str, int]]:
+    """Each run's messages by provider status (queued … failed); runs without data left out."""
+    tracking = Tracking(scheduler.context.store.db)
+    counts = {run.id: tracking.run_counts(run.id) for run in runs}
+    return {run_id: found for run_id, found in counts.items() if found}

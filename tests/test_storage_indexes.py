@@ -10,6 +10,7 @@ depend on the machine's speed, so "flat" is checked without timing anything.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from bot.store import Store
 from jobs.definitions import DefinitionBook, stamp
 from jobs.ledger import Ledger
 from jobs.schema import JOB_MIGRATIONS
+from jobs.tracking import Tracking
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 JOBS = ("morning", "evening")
@@ -36,11 +38,30 @@ class History:
     ledger: Ledger
     book: DefinitionBook
     last_run_id: int
+    tracking: Tracking
+
+
+def _track(conn: sqlite3.Connection, run_id: int, moment: str, *, still_open: bool) -> None:
+    """The run's messages as the delivery tracker keeps them (the latest runs' still open)."""
+    conn.execute(
+        "INSERT INTO tracked_batches (batch, run_id, created, reported) VALUES (?, ?, ?, ?)",
+        (f"run:{run_id}", run_id, moment, None if still_open else moment),
+    )
+    conn.executemany(
+        "INSERT INTO tracked_messages (message_id, batch, run_id, group_id, sent_at, until,"
+        " status, next_check, done) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (f"m{run_id}-{n}", f"run:{run_id}", run_id, f"g{n}@g.us", moment, moment)
+            + (("SENT", moment, 0) if still_open else ("READ", moment, 1))
+            for n in range(GROUPS_PER_RUN)
+        ],
+    )
 
 
 def _fill(store: Store, runs: int) -> int:
     """``runs`` finished runs over JOBS (3 deliveries each), ``runs`` audit rows; last run id."""
     conn = store.db.conn
+    tracked = "tracked_batches" in store.db.table_names()  # not in a previous schema
     with store.db.atomic():
         for index in range(runs):
             moment = stamp(START + timedelta(minutes=index))
@@ -56,6 +77,8 @@ def _fill(store: Store, runs: int) -> int:
                 " VALUES (?, ?, ?, 'sent', ?)",
                 [(cursor.lastrowid, f"g{n}@g.us", n, moment) for n in range(GROUPS_PER_RUN)],
             )
+            if tracked:  # the run's messages, followed by the delivery tracker
+                _track(conn, int(cursor.lastrowid or 0), moment, still_open=index >= runs - 2)
             conn.execute(
                 "INSERT INTO audit_log (at, chat, who, command, outcome)"
                 " VALUES (?, 'telegram:-1001', 'user:1', '/groups', 'ok')",
@@ -73,7 +96,11 @@ def _fill(store: Store, runs: int) -> int:
 def _history(store: Store, last_run_id: int) -> History:
     clock = lambda: START  # noqa: E731
     return History(
-        store, Ledger(store.db, clock=clock), DefinitionBook(store.db, clock=clock), last_run_id
+        store,
+        Ledger(store.db, clock=clock),
+        DefinitionBook(store.db, clock=clock),
+        last_run_id,
+        Tracking(store.db),
     )
 
 
@@ -101,11 +128,17 @@ HOT: dict[str, Callable[[History], Any]] = {
     "has_deliveries": lambda h: h.ledger.has_deliveries(h.last_run_id),
     "job_state": _book,
     "recent_audit": lambda h: h.store.recent_audit(20),
+    # the delivery tracker's loop and /job's delivery counts
+    "tracker_next_due": lambda h: h.tracking.next_due(),
+    "tracker_settled": lambda h: h.tracking.settled(f"run:{h.last_run_id}"),
+    "tracker_unreported": lambda h: h.tracking.unreported(),
+    "tracker_batch": lambda h: h.tracking.messages(f"run:{h.last_run_id}"),
+    "delivery_counts": lambda h: h.tracking.run_counts(h.last_run_id),
 }
 
 
 # These sort what the index found, a bounded set: the unfinished runs, one run's rows.
-SORTS_A_FEW = {"unfinished_runs", "deliveries", "deliveries_pending"}
+SORTS_A_FEW = {"unfinished_runs", "deliveries", "deliveries_pending", "tracker_batch"}
 
 
 def _statements(h: History, call: Callable[[History], Any]) -> list[str]:
@@ -175,7 +208,7 @@ def test_the_migration_adds_the_index_to_a_database_of_the_previous_schema(
         last = _fill(old, SMALL)
     with Store(path, migrations=(JOB_MIGRATIONS,)) as store:
         applied = [migration.name for migration in JOB_MIGRATIONS.applied(store.db)]
-        assert applied == ["0001_jobs", "0002_history_indexes"]
+        assert applied == ["0001_jobs", "0002_history_indexes", "0003_delivery_status"]
         indexes = {index.name for index in store.db.table("job_runs").indexes}
         assert "job_runs_by_job" in indexes
         h = _history(store, last)

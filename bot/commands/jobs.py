@@ -22,9 +22,10 @@ from bot.commands.schedule_parse import ScheduleRequest, parse_schedule
 from bot.commands.types import Reply
 from bot.durations import format_duration
 from jobs.kinds import kind_of
+from jobs.report import delivery_counts as counts_line
 from jobs.report import history_line, local_time, run_report, should_report
 from jobs.scheduler import JobNotFound, JobScheduler, SchedulerNotRunning
-from jobs.views import JobView, job_view, job_views
+from jobs.views import JobView, delivery_counts, job_view, job_views
 
 __all__ = [
     "MANUAL_WAIT",
@@ -137,7 +138,11 @@ async def show_job(ctx: Context, args: list[str]) -> Reply:
         )
     runs = scheduler.ledger.runs(view.name, RECENT_RUNS)
     lines.append("recent runs:" if runs else "recent runs: none")
-    lines.extend(f"  {history_line(run)}" for run in runs)
+    delivery = delivery_counts(scheduler, runs)
+    for run in runs:
+        lines.append(f"  {history_line(run)}")
+        if run.id in delivery:
+            lines.append(f"    delivery: {counts_line(delivery[run.id])}")
     return Reply("\n".join(lines))
 
 

@@ -257,6 +257,17 @@ class TelegramFrontEnd:
             except Exception:
                 log.exception("cannot post the report in chat %s", chat_id)
 
+    async def tell(self, chat: str, text: str) -> None:
+        """Send `text` to one chat (``telegram:<id>``, a `/send`'s follow-up); never raises."""
+        chat_id = chat.removeprefix("telegram:")
+        if chat_id == chat or not chat_id.lstrip("-").isdigit() or not self.application.running:
+            log.info("to %s (not a Telegram chat, or not running): %s", chat, text)
+            return
+        try:
+            await send_text(self.application.bot, int(chat_id), text)
+        except Exception as exc:  # a follow-up that cannot go out is only logged
+            log.warning("cannot post a follow-up in chat %s (%s)", chat_id, exc)
+
     # -- wiring -------------------------------------------------------------------
 
     def _build(self, max_retries: int) -> TelegramApp:
