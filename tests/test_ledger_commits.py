@@ -67,9 +67,15 @@ async def test_a_broadcast_commits_sending_then_the_answer_with_the_message_id(
     assert len(pending) == 1  # the run's rows, all in one commit
     answers = [t for t in touching if "INSERT INTO last_sent" in t]
     single = [t for t in touching if t == ["UPDATE deliveries SET"]]
-    # per group: `sending` alone, then the answer and its message id together;
-    # with pin = true, the pin's outcome (after its own request) is one more
-    assert answers == [["INSERT INTO last_sent", "UPDATE deliveries SET"]] * 2
+    # per group: `sending` alone, then the answer, its message id and its entry in the
+    # delivery tracker together; with pin = true, the pin's outcome (after its own
+    # request) is one more
+    # (the tracker's rows, and the delivery's status: QUEUED)
+    tracked = {"INSERT INTO tracked_batches", "INSERT INTO tracked_messages"}
+    assert [sorted(s for s in t if s not in tracked) for t in answers] == [
+        ["INSERT INTO last_sent", "UPDATE deliveries SET", "UPDATE deliveries SET"]
+    ] * 2
+    assert all("INSERT INTO tracked_messages" in t for t in answers)
     assert len(single) == 2 + (2 if pin else 0)
     assert len(touching) == len(pending) + len(answers) + len(single)
     assert harness.store.last_sent(SALES) and harness.store.last_sent(RIO)
