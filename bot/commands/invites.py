@@ -54,6 +54,7 @@ async def send_invites(
     message = await invite_message(ctx, group_id, group_name)
     lines: list[str] = []
     queued = 0
+    followed: list[tuple[str, str, str]] = []
     for number in numbers:
         try:
             sent = await ctx.client.send(Text(message), number=number)
@@ -65,6 +66,9 @@ async def send_invites(
             continue
         queued += 1
         lines.append(f"{number}: queued (message {sent.id})")
+        followed.append((sent.id, str(number), str(number)))
+    if followed and ctx.follower is not None:  # the follow-up says who got it, and who did not
+        ctx.follower.follow_sends(ctx.principal.chat, ctx.command_text, followed)
     return lines, queued
 
 
