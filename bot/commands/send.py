@@ -27,7 +27,7 @@ from bot.commands.types import Reply
 from bot.durations import format_duration
 from bot.placeholders import render_text
 from bot.services import GroupRef, TemplateRefused, checked_template, explain, variables_problem
-from bot.usertext import excerpt
+from bot.usertext import one_line, shorten
 from bot.whatsapp.content import Content, TemplateMessage
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 from bot.whatsapp.models import Template
@@ -69,7 +69,7 @@ def _contents(
     now = ctx.clock().astimezone(load_zone(ctx.options.timezone))
     contents: dict[str, Content] = {}
     for group in groups:
-        variables = _filled(requested.variables, group.label, now)
+        variables = _filled(requested.variables, group.name or group.id, now)
         problem = variables_problem(template, variables)
         if problem is not None:
             raise TemplateRefused(f"For {group.label}: {problem}")
@@ -84,8 +84,8 @@ def _filled(variables: Mapping[str, str], group: str, now: datetime) -> dict[str
             filled[name] = render_text(value, group=group, when=now)
         except ValueError as exc:
             raise TemplateRefused(
-                f"Variable {excerpt(name)}: {exc} (values may use {{group}}, {{date}}, "
-                "{time} and {weekday}; write {{ and }} for a brace). Nothing was sent."
+                f"Variable {shorten(one_line(name))}: {exc} (write {{{{ and }}}} for a literal "
+                "brace). Nothing was sent."
             ) from None
     return filled
 

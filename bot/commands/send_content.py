@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 from bot.commands.context import Attachment
 from bot.commands.parsing import split_args
 from bot.services import Refusal
-from bot.usertext import excerpt, message_text_problem
+from bot.usertext import excerpt, message_text_problem, one_line, shorten
 from bot.whatsapp.content import (
     MEDIA_TYPES,
     Media,
@@ -129,6 +129,7 @@ def _template(words: str) -> TemplateRequest:
     for pair in pairs:
         name, equals, value = pair.partition("=")
         name = name.strip()
+        shown = shorten(one_line(name))
         if not equals:
             raise ContentRefused(
                 f"{excerpt(pair)} is not name=value: give each template variable as "
@@ -139,10 +140,10 @@ def _template(words: str) -> TemplateRequest:
                 f"{excerpt(pair)} has no variable name before =. Nothing was sent."
             )
         if name in variables:
-            raise ContentRefused(f"Variable {excerpt(name)} is given twice. Nothing was sent.")
+            raise ContentRefused(f"Variable {shown} is given twice. Nothing was sent.")
         if not value.strip():
             raise ContentRefused(
-                f"Variable {excerpt(name)} is empty: give it a value, e.g. {excerpt(name)}=Ana "
+                f"Variable {shown} is empty: give it a value, e.g. {shown}=Ana "
                 "(quote values with spaces). Nothing was sent."
             )
         variables[name] = value
