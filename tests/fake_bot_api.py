@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 TOKEN = "123456789:AAFakeTokenForTestsOnly_Zq9XwV3"
 BOT_ID = 123456789
@@ -649,7 +649,7 @@ def _handler_for(api: FakeBotApi) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             download = re.fullmatch(r"/file/bot([^/]+)/(.+)", self.path)
             if download is not None:
-                self._file(api.download(download.group(1), download.group(2)))
+                self._file(api.download(unquote(download.group(1)), unquote(download.group(2))))
                 return
             match = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)(\?.*)?", self.path)
             length = int(self.headers.get("Content-Length") or 0)

@@ -13,15 +13,20 @@ fails ends in one sentence and nothing is sent.
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Message
 from telegram.error import TelegramError
 from telegram.ext import filters
 
 from bot.commands.context import Attachment
+from bot.telegram.redact import redact
 from bot.whatsapp.content import MAX_MEDIA_BYTES, data_uri, media_type_for_mime
 from bot.whatsapp.errors import InvalidInput
 
 __all__ = ["FILE_COMMANDS", "FileRefused", "attachment_of", "file_base_url", "has_file"]
+
+log = logging.getLogger(__name__)
 
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # what a bot may download through the Bot API
 MAX_FILE_BYTES = min(MAX_MEDIA_BYTES, TELEGRAM_DOWNLOAD_LIMIT)
@@ -89,9 +94,9 @@ async def attachment_of(message: Message) -> Attachment:
         _too_large(file.file_size)
         data = bytes(await file.download_as_bytearray())
     except (TelegramError, RuntimeError) as exc:  # RuntimeError: Telegram gave no file path
+        log.warning("cannot download a file posted with /send: %s", redact(_reason(exc)))
         raise FileRefused(
-            f"Could not download the file from Telegram ({_reason(exc)}). Nothing was sent: "
-            "post it again."
+            "Could not download the file from Telegram. Nothing was sent: post it again."
         ) from None
     try:
         media = data_uri(data, mime)
