@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ADMIN
+from test_exec import grouppilot_exec, served_config
 
 from bot.commands.context import Attachment
 from bot.commands.layer import CommandLayer
 from bot.commands.types import Pending, Reply
 from bot.config import Settings
 from bot.runtime import build_commands, build_directory, command_options
-from bot.sandbox import Sandbox
+from bot.sandbox import Sandbox, SandboxServerThread
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 
@@ -403,3 +405,49 @@ async def test_nothing_is_handed_over_when_nothing_was_queued(
     assert not reply.ok
     assert follower.handed == []
     assert "Delivery follow-up" not in reply.text
+
+
+# -- the same modes from `grouppilot exec` (a real subprocess over HTTP) -------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (
+            "/send sales media https://example.com/files/offer.pdf Our offer",
+            {
+                "media": "https://example.com/files/offer.pdf",
+                "mediaType": "document",
+                "caption": "Our offer",
+                "fileName": "offer.pdf",
+            },
+        ),
+        (
+            "/send sales template boas_vindas nome=Ana grupo={group} cupom=X10",
+            {
+                "templateId": "boas_vindas",
+                "variables": {"nome": "Ana", "grupo": "Sales Team", "cupom": "X10"},
+            },
+        ),
+    ],
+)
+def test_exec_sends_media_and_templates(
+    tmp_path: Path, sandbox_server: SandboxServerThread, command: str, expected: dict[str, Any]
+) -> None:
+    done = grouppilot_exec(served_config(tmp_path, sandbox_server), command)
+    assert done.returncode == 0, done.stderr
+    sandbox = sandbox_server.sandbox
+    [message] = sandbox.sent_messages
+    assert done.stdout.strip() == f"Queued to {SALES_LABEL} (message {message.id})."
+    assert sends(sandbox) == [{"groupId": SALES, **expected}]
+
+
+def test_exec_wrong_variable_sends_nothing_and_exits_1(
+    tmp_path: Path, sandbox_server: SandboxServerThread
+) -> None:
+    done = grouppilot_exec(
+        served_config(tmp_path, sandbox_server), "/send sales template boas_vindas nome=Ana"
+    )
+    assert done.returncode == 1
+    assert "missing variables grupo, cupom" in done.stdout + done.stderr
+    assert sends(sandbox_server.sandbox) == []
