@@ -7,8 +7,9 @@ appends the token). It is a stdlib `ThreadingHTTPServer` in a daemon thread:
 - methods: getMe, getUpdates (long polling with ``offset``/``timeout``, each
   wait bounded by `max_wait`), sendMessage, editMessageText,
   editMessageReplyMarkup, answerCallbackQuery, setMyCommands,
-  deleteMyCommands, getChatMember, deleteWebhook, close, logOut; anything
-  else answers 404 like the real server;
+  deleteMyCommands, getChatMember, getFile, deleteWebhook, close, logOut;
+  anything else answers 404 like the real server; files are downloaded from
+  ``/file/bot<token>/<file_path>`` (recorded as a ``download`` call);
 - it checks what Telegram checks and we rely on: the token (401 otherwise),
   text length (at most 4096 characters after HTML parsing), HTML that parses
   (a stray ``<`` or ``&`` is a 400 "can't parse entities"), callback data of
@@ -16,7 +17,8 @@ appends the token). It is a stdlib `ThreadingHTTPServer` in a daemon thread:
 - every call is recorded (`calls`) with its params, decoded from a form body
   (what PTB sends: JSON values as strings) or a JSON body;
 - tests inject updates (`channel_post`, `group_message`, `private_message`,
-  `press`, or any dict with `push`; `redeliver` sends a confirmed one again)
+  `press`, `photo_message`, `document_message`, or any dict with `push`;
+  `redeliver` sends a confirmed one again)
   and script failures (`fail`: e.g. 429 with ``retry_after``, 409 Conflict on
   getUpdates, 403 Forbidden).
 
@@ -38,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 TOKEN = "123456789:AAFakeTokenForTestsOnly_Zq9XwV3"
 BOT_ID = 123456789
@@ -151,6 +153,8 @@ class FakeBotApi:
         self._admins: dict[int, set[int]] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # the bot's own messages
+        self._files: dict[str, tuple[bytes, int]] = {}  # file id -> (content, stated size)
+        self._file_ids = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -273,6 +277,75 @@ class FakeBotApi:
         """A message by `sender` in their private chat with the bot."""
         self.add_chat(sender["id"], "private", sender.get("first_name"))
         return self.group_message(sender["id"], sender, text)
+
+    def add_file(self, data: bytes, *, file_size: int | None = None) -> dict[str, Any]:
+        """Keep `data` as a file; its `file_id` and stated `file_size` (default: the real one)."""
+        number = next(self._file_ids)
+        file_id = f"file{number}"
+        size = len(data) if file_size is None else file_size
+        with self._lock:
+            self._files[file_id] = (data, size)
+        return {"file_id": file_id, "file_unique_id": f"u{number}", "file_size": size}
+
+    def photo_message(
+        self,
+        chat_id: int,
+        sender: dict[str, Any] | None,
+        caption: str,
+        data: bytes,
+        *,
+        file_size: int | None = None,
+    ) -> dict[str, Any]:
+        """A photo captioned `caption` (a channel post when `sender` is None).
+
+        Telegram sends every size it made, smallest first; the last is `data`.
+        """
+        thumbnail = {**self.add_file(b"thumb"), "width": 90, "height": 90}
+        full = {**self.add_file(data, file_size=file_size), "width": 1280, "height": 960}
+        return self._file_message(chat_id, sender, caption, photo=[thumbnail, full])
+
+    def document_message(
+        self,
+        chat_id: int,
+        sender: dict[str, Any] | None,
+        caption: str,
+        data: bytes,
+        *,
+        mime_type: str = "application/pdf",
+        file_name: str = "offer.pdf",
+        file_size: int | None = None,
+    ) -> dict[str, Any]:
+        """A document captioned `caption` (a channel post when `sender` is None)."""
+        document = {
+            **self.add_file(data, file_size=file_size),
+            "mime_type": mime_type,
+            "file_name": file_name,
+        }
+        return self._file_message(chat_id, sender, caption, document=document)
+
+    def _file_message(
+        self, chat_id: int, sender: dict[str, Any] | None, caption: str, **media: Any
+    ) -> dict[str, Any]:
+        chat = self.chat(chat_id)
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(chat_id),
+            "date": int(time.time()),
+            "chat": chat,
+            "caption": caption,
+            **media,
+        }
+        if caption.startswith("/"):
+            command = caption.split(maxsplit=1)[0]
+            message["caption_entities"] = [
+                {"type": "bot_command", "offset": 0, "length": _utf16_len(command)}
+            ]
+        if sender is None:
+            message["sender_chat"] = chat
+            self.push({"channel_post": message})
+        else:
+            message["from"] = sender
+            self.push({"message": message})
+        return message
 
     def press(self, presser: dict[str, Any], message: dict[str, Any], data: str) -> str:
         """`presser` presses the button with `data` under the bot's `message`."""
@@ -407,6 +480,31 @@ class FakeBotApi:
                 if remaining <= 0:
                     return []
                 self._lock.wait(remaining)
+
+    def _api_getfile(self, params: dict[str, Any]) -> Any:
+        file_id = str(params.get("file_id", ""))
+        with self._lock:
+            found = self._files.get(file_id)
+        if found is None:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        _, size = found
+        if size > 20 * 1024 * 1024:  # what a bot may download, as Telegram says it
+            raise _ApiError(400, "Bad Request: file is too big")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": size,
+            "file_path": f"files/{file_id}",
+        }
+
+    def download(self, token: str, path: str) -> bytes | None:
+        """The content of the file at `path` (None: no such file, or a wrong token)."""
+        with self._lock:
+            self._calls.append(Call("download", {"path": path}))
+            found = self._files.get(path.removeprefix("files/"))
+        if token != self.token or found is None:
+            return None
+        return found[0]
 
     def _checked_text(self, params: dict[str, Any]) -> str:
         text = str(params.get("text", ""))
@@ -549,6 +647,10 @@ def _handler_for(api: FakeBotApi) -> type[BaseHTTPRequestHandler]:
             self._serve()
 
         def _serve(self) -> None:
+            download = re.fullmatch(r"/file/bot([^/]+)/(.+)", self.path)
+            if download is not None:
+                self._file(api.download(unquote(download.group(1)), unquote(download.group(2))))
+                return
             match = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)(\?.*)?", self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -562,6 +664,16 @@ def _handler_for(api: FakeBotApi) -> type[BaseHTTPRequestHandler]:
                 params = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
             status, body = api.handle(match.group(1), match.group(2), _decode(params))
             self._answer(status, body)
+
+        def _file(self, data: bytes | None) -> None:
+            try:
+                self.send_response(200 if data is not None else 404)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data or b"")))
+                self.end_headers()
+                self.wfile.write(data or b"")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
 
         def _answer(self, status: int, body: Any) -> None:
             data = json.dumps(body).encode()

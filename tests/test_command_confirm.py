@@ -90,7 +90,7 @@ def reset_applied(sandbox: Sandbox, before: dict[str, Any], reply: Reply) -> Non
 def send_applied(sandbox: Sandbox, before: dict[str, Any], reply: Reply) -> None:
     sent = sorted((m.group_id, m.text) for m in sandbox.sent_messages)
     assert sent == sorted([(SALES, "Meeting at 3pm"), (RIO, "Meeting at 3pm")])
-    assert "Sent 2 of 2." in reply.text
+    assert "Queued 2 of 2." in reply.text
     assert "Sales Team" in reply.text
     assert "Sales Rio" in reply.text
 
@@ -493,10 +493,10 @@ async def test_partial_send_failure_lists_failures_first(
     reply = await layer.confirm(pending.token, ADMIN)
     assert not reply.ok
     lines = reply.text.splitlines()
-    assert lines[0] == "Sent 1 of 2."
+    assert lines[0] == "Queued 1 of 2."
     assert "failed" in lines[1]
     assert NOT_CONNECTED in lines[1]
-    assert "sent (message" in lines[2]
+    assert "queued (message" in lines[2]
     [message] = sandbox.sent_messages
     assert message.text == "Meeting at 3pm"
     assert message.id in lines[2]

@@ -201,10 +201,10 @@ async def test_send_to_target_reports_every_group_failures_first(layer, sandbox)
     reply = await run(layer, "/send all-sales Big news")
     assert not reply.ok
     lines = reply.text.splitlines()
-    assert lines[0] == "Sent 1 of 2."
+    assert lines[0] == "Queued 1 of 2."
     assert "failed" in lines[1]
     assert "WHATSAPP_INSTANCE_NOT_CONNECTED" in lines[1]
-    assert "sent (message" in lines[2]
+    assert "queued (message" in lines[2]
     assert len(sandbox.sent_messages) == 1
 
 

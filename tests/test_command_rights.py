@@ -26,7 +26,7 @@ MEMBER = "5511933334444"  # a regular member of Sales Team
 GROUP_ADMIN = "5511911112222"  # an admin of Sales Team
 NEWCOMER = "5511955551234"  # in no group
 
-READ_ENDPOINTS = frozenset({"list_groups", "get_group"})
+READ_ENDPOINTS = frozenset({"list_groups", "get_group", "list_templates", "get_template"})
 SPEC_RIGHTS = {spec.name: spec.rights for spec in command_specs()}
 
 
@@ -155,6 +155,7 @@ CASES = [
     Case("group", "/group sales", check=mentions(f"+{MEMBER}", "superadmin")),
     Case("aliases", "/aliases", check=mentions("sales -> " + SALES, "all-sales")),
     Case("log", "/log 5"),
+    Case("templates", "/templates", check=mentions("boas_vindas", "sendable")),
     Case("create", f'/create "Launch team" {NEWCOMER}', check=created),
     Case("add", f"/add sales {NEWCOMER}", check=added),
     Case("remove", f"/remove sales {MEMBER}", confirm=True),

@@ -11,8 +11,9 @@ Commands that touch nothing of the kind (``/help``, ``/aliases``, ``/jobs``,
 
 from __future__ import annotations
 
-from bot.commands import aliases, groups, info, jobs, membership, send
+from bot.commands import aliases, groups, info, jobs, membership, send, templates
 from bot.commands.registry import CommandSpec, Registry
+from bot.commands.send_content import SEND_USAGE
 from bot.commands.types import Rights
 
 ADMIN, VIEWER = Rights.ADMIN, Rights.VIEWER
@@ -61,11 +62,14 @@ def command_specs() -> list[CommandSpec]:
         CommandSpec("unpin", "<group> <message-id|last>", "unpin a message",
                     ADMIN, groups.unpin, min_args=2, max_args=2, example="/unpin sales last",
                     changes=True, group_args=(0,)),
-        CommandSpec("send", "<target> <text…>",
-                    "send now to a group, a target or all (asks to confirm for several)",
-                    ADMIN, send.send, min_args=2, max_args=2, free_text_after=1,
+        CommandSpec("send", SEND_USAGE,
+                    "send now to a group, a target or all: a text, a template or media "
+                    "(asks to confirm for several)",
+                    ADMIN, send.send, min_args=1, max_args=2, free_text_after=1,
                     example="/send all-sales Meeting at 3pm today", changes=True,
                     group_args=(0,)),
+        CommandSpec("templates", "", "saved message templates: sendable or why not, variables",
+                    VIEWER, templates.list_templates),
         CommandSpec("alias", "<name> <group>", "name a group (runtime alias)",
                     ADMIN, aliases.set_alias, min_args=2, max_args=2,
                     example='/alias launch "Sales Rio"', changes=True, group_args=(0, 1)),

@@ -1,46 +1,101 @@
-"""/send <target> <text…>: send now, to one group or many.
+"""/send <target> …: send now, to one group or many: a text, a template or media.
+
+What is sent is read by `bot.commands.send_content` (text, ``template <id>
+name=value…``, ``media [type] <url> [caption…]``, or a file posted with the
+command in Telegram). A template is read once, before anything is sent or
+asked, and its variables checked (`checked_template`); values may use
+``{group}``, ``{date}``, ``{time}`` and ``{weekday}``, filled per group in the
+scheduler's zone and checked again once filled. Nothing is sent when any of
+that fails.
 
 Sends go one by one through the shared client, so its rate and concurrency
-caps hold. A send that may or may not have left (no answer) is reported as
-"unknown" and never retried. The id the API returns is kept per group so
-that `/pin <group> last` can find it.
+caps hold. The API's answer (202, ``QUEUED``) only says the provider took the
+message, so replies say "queued"; a send that may or may not have left (no
+answer) is "unknown" and never retried. The id the API returns is kept per
+group so that `/pin <group> last` can find it, and the queued messages are
+handed to the delivery follower (`Context.follower`) when there is one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+
 from bot.commands.context import Confirmation, Context
+from bot.commands.send_content import TemplateRequest, describe, read_content
 from bot.commands.types import Reply
-from bot.services import GroupRef, explain
-from bot.usertext import message_text_problem
+from bot.durations import format_duration
+from bot.placeholders import render_text
+from bot.services import GroupRef, TemplateRefused, checked_template, explain, variables_problem
+from bot.usertext import one_line, shorten
+from bot.whatsapp.content import Content, TemplateMessage
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
+from bot.whatsapp.models import Template
+from bot.zones import load_zone
 
 
 async def send(ctx: Context, args: list[str]) -> Reply | Confirmation:
-    target, text = args[0], args[1]
-    problem = message_text_problem(text)
-    if problem is not None:
-        return Reply.failed(f"The text to send {problem}. Usage: /send <target> <text…>")
+    target, words = args[0], (args[1] if len(args) > 1 else "")
+    requested = read_content(words, ctx.attachment)
     groups = await ctx.directory.resolve_target(target)
     if not groups:
         return Reply.failed(f"'{target}' has no groups; nothing to send.")
+    template: Template | None = None
+    if isinstance(requested, TemplateRequest):
+        template = await checked_template(ctx.client, requested.template_id, requested.variables)
+        _contents(ctx, groups, requested, template)  # placeholders that cannot be filled: refused
 
     async def do_send() -> Reply:
-        return await _send_all(ctx, groups, text)
+        return await _send_all(ctx, groups, _contents(ctx, groups, requested, template))
 
     if len(groups) == 1:
         return await do_send()
     names = ", ".join(g.label for g in groups[:10])
     more = f" and {len(groups) - 10} more" if len(groups) > 10 else ""
-    preview = text if len(text) <= 200 else text[:200] + "…"
-    return ctx.ask(f"Send to {len(groups)} groups ({names}{more}):\n{preview}", do_send)
+    shown = describe(requested, ctx.attachment)
+    return ctx.ask(f"Send to {len(groups)} groups ({names}{more}):\n{shown}", do_send)
 
 
-async def _send_all(ctx: Context, groups: list[GroupRef], text: str) -> Reply:
-    sent: list[str] = []
+def _contents(
+    ctx: Context,
+    groups: list[GroupRef],
+    requested: Content | TemplateRequest,
+    template: Template | None,
+) -> dict[str, Content]:
+    """What each group gets: the same content, or the template with its values filled in."""
+    if not isinstance(requested, TemplateRequest):
+        return {group.id: requested for group in groups}
+    assert template is not None  # read before: a template send always has one
+    now = ctx.clock().astimezone(load_zone(ctx.options.timezone))
+    contents: dict[str, Content] = {}
+    for group in groups:
+        variables = _filled(requested.variables, group.name or group.id, now)
+        problem = variables_problem(template, variables)
+        if problem is not None:
+            raise TemplateRefused(f"For {group.label}: {problem}")
+        contents[group.id] = TemplateMessage(requested.template_id, variables)
+    return contents
+
+
+def _filled(variables: Mapping[str, str], group: str, now: datetime) -> dict[str, str]:
+    filled: dict[str, str] = {}
+    for name, value in variables.items():
+        try:
+            filled[name] = render_text(value, group=group, when=now)
+        except ValueError as exc:
+            raise TemplateRefused(
+                f"Variable {shorten(one_line(name))}: {exc} (write {{{{ and }}}} for a literal "
+                "brace). Nothing was sent."
+            ) from None
+    return filled
+
+
+async def _send_all(ctx: Context, groups: list[GroupRef], contents: dict[str, Content]) -> Reply:
+    queued: list[tuple[str, str, str]] = []  # (message id, group id, label)
     failed: list[str] = []
     for group in groups:
         try:
-            message = await ctx.client.send_text(group.id, text)
+            message = await ctx.client.send(contents[group.id], group_id=group.id)
         except OutcomeUnknown as exc:
             failed.append(f"{group.label}: unknown — {explain(exc)}")
             continue
@@ -48,8 +103,22 @@ async def _send_all(ctx: Context, groups: list[GroupRef], text: str) -> Reply:
             failed.append(f"{group.label}: failed — {explain(exc)}")
             continue
         ctx.store.record_sent(group.id, message.id)
-        sent.append(f"{group.label}: sent (message {message.id})")
+        queued.append((message.id, group.id, group.label))
+    follow_up = _hand_to_follower(ctx, queued)
     if len(groups) == 1 and not failed:
-        return Reply(f"Sent to {sent[0]}.")
-    head = f"Sent {len(sent)} of {len(groups)}."
-    return Reply("\n".join([head, *failed, *sent]), ok=not failed)
+        [(message_id, _, label)] = queued
+        return Reply("\n".join([f"Queued to {label} (message {message_id}).", *follow_up]))
+    head = f"Queued {len(queued)} of {len(groups)}."
+    lines = [f"{label}: queued (message {message_id})" for message_id, _, label in queued]
+    return Reply("\n".join([head, *failed, *lines, *follow_up]), ok=not failed)
+
+
+def _hand_to_follower(ctx: Context, queued: list[tuple[str, str, str]]) -> list[str]:
+    """Give the queued messages to the delivery follower; the line saying so, if any."""
+    if ctx.follower is None or not queued:
+        return []
+    ctx.follower.follow_sends(ctx.principal.chat, ctx.command_text, queued)
+    horizon = ctx.options.track_delivery
+    if horizon.total_seconds() <= 0:
+        return []
+    return [f"Delivery follow-up in this chat within {format_duration(horizon)}."]

@@ -56,6 +56,7 @@ from bot.commands.layer import CommandLayer
 from bot.commands.types import Rights
 from bot.config import TelegramSettings
 from bot.telegram.errors import CONFLICT_NOTICE_EVERY, ErrorHandler
+from bot.telegram.files import FILE_COMMANDS, file_base_url
 from bot.telegram.handlers import NOTICE_TIMEOUT, Handlers
 from bot.telegram.intake import MAX_CONCURRENT_UPDATES, JournalingQueue, UpdateIntake
 from bot.telegram.journal import UpdateJournal
@@ -283,8 +284,10 @@ class TelegramFrontEnd:
         )
         if self.settings.api_base_url:
             builder = builder.base_url(self.settings.api_base_url)
+            builder = builder.base_file_url(file_base_url(self.settings.api_base_url))
         app: TelegramApp = builder.build()
         app.add_handler(MessageHandler(COMMANDS, self.handlers.command))
+        app.add_handler(MessageHandler(FILE_COMMANDS, self.handlers.file_command))
         app.add_handler(CallbackQueryHandler(self.handlers.press))
         app.add_handler(
             ChatMemberHandler(self.handlers.membership, ChatMemberHandler.MY_CHAT_MEMBER)

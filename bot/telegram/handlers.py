@@ -10,6 +10,11 @@
   Two Telegram rules live here and nowhere else: ``/cmd@OtherBot`` (another
   bot's command) is ignored, and ``/start`` (sent when someone opens a chat
   with the bot) runs as ``/help``.
+- `Handlers.file_command`: a photo or document whose caption is a command
+  (registered for `files.FILE_COMMANDS`). Only ``/send`` takes a file: for an
+  admin's `/send` the file is downloaded (`files.attachment_of`: too large is
+  refused before the download) and handed to the layer as the attachment;
+  any other command with a file is answered "Files only go with /send".
 - `Handlers.press`: a button press. Always answered. A presser without admin
   rights in that chat gets a short "not allowed" and the buttons stay; an
   admin's press settles the command once and the message is edited to show
@@ -40,9 +45,12 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.commands.context import Attachment
 from bot.commands.layer import CommandLayer
 from bot.commands.ordering import Ticket
-from bot.commands.types import Pending, Reply, Rights
+from bot.commands.parsing import ParseError, split_command
+from bot.commands.types import Outcome, Pending, Reply, Rights
+from bot.telegram.files import FileRefused, attachment_of, has_file
 from bot.telegram.intake import UpdateIntake
 from bot.telegram.principals import RightsPolicy
 from bot.telegram.replies import (
@@ -66,6 +74,10 @@ _STALE_BUTTON = "This button is no longer valid."
 _ALREADY_SETTLED = "Already done."
 _STOPPING = "Not done: the bot is stopping. Nothing was changed."
 _ANSWER_MAX = 200  # Telegram's limit for a callback query answer
+_FILES_ONLY_WITH_SEND = (
+    "Files only go with /send: post the photo or document with /send <target> [caption…] "
+    "as its caption. Nothing was done."
+)
 NOTICE_TIMEOUT = 3.0  # seconds to tell a chat its command was interrupted (the bot is stopping)
 
 
@@ -74,6 +86,14 @@ def _addressed_elsewhere(text: str, username: str | None) -> bool:
     head = text.split(maxsplit=1)[0] if text.strip() else ""
     _, at, name = head.partition("@")
     return bool(at) and username is not None and name.lower() != username.lower()
+
+
+def _command_name(text: str) -> str | None:
+    """The command word of `text` (``send`` for ``/send@Bot …``), None when unreadable."""
+    try:
+        return split_command(text).name
+    except ParseError:
+        return None
 
 
 def _start_as_help(text: str) -> str:
@@ -115,17 +135,58 @@ class Handlers:
             outcome = await self.commands.execute(
                 text, principal, ticket=ticket, sent_at=message.date
             )
+        await self._answer(context.bot, message, outcome)
+
+    async def file_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A photo or document whose caption is a command: only `/send` takes a file.
+
+        The same rights as a text command; the file is downloaded only for an
+        admin's `/send` recent enough to run (others are refused by the layer
+        as usual, without the download).
+        """
+        message = update.effective_message
+        if message is None or not message.caption or message.is_automatic_forward:
+            return
+        if not has_file(message) or _addressed_elsewhere(message.caption, context.bot.username):
+            return
+        text = _start_as_help(message.caption)
+        ticket = self.intake.hold(update, self.commands.admit(text))  # before any await
+        async with self._in_line(ticket, context.bot, message):
+            principal = await self.rights.of_message(message)
+            attachment: Attachment | None = None
+            refusal: str | None = None
+            if principal.rights >= Rights.VIEWER and _command_name(text) != "send":
+                refusal = _FILES_ONLY_WITH_SEND
+            elif principal.rights >= Rights.ADMIN and not self._too_old(message):
+                try:
+                    attachment = await attachment_of(message)
+                except FileRefused as exc:
+                    refusal = str(exc)
+            if refusal is not None:
+                outcome: Outcome = Reply.failed(refusal)
+            else:
+                outcome = await self.commands.execute(
+                    text, principal, ticket=ticket, sent_at=message.date, attachment=attachment
+                )
+        await self._answer(context.bot, message, outcome)
+
+    def _too_old(self, message: Message) -> bool:
+        """Sent so long ago that the layer will not run it (so no download either)."""
+        return self.commands.clock() - message.date > self.commands.max_command_age
+
+    async def _answer(self, bot: Bot, message: Message, outcome: Outcome) -> None:
+        """Send the reply, or the question with Confirm / Cancel buttons (nothing if silent)."""
         if isinstance(outcome, Pending):
             _remember(self._asked, outcome.token, message.chat_id)
             await send_text(
-                context.bot,
+                bot,
                 message.chat_id,
                 outcome.question,
                 reply_to=message.message_id,
                 buttons=confirm_buttons(outcome.token),
             )
         elif not outcome.silent:
-            await send_text(context.bot, message.chat_id, outcome.text, reply_to=message.message_id)
+            await send_text(bot, message.chat_id, outcome.text, reply_to=message.message_id)
 
     async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
