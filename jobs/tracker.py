@@ -84,10 +84,16 @@ class DeliveryTracker:
 
     # -- bot.commands.context.SendFollower ----------------------------------------------
 
-    def follow_sends(self, chat: str, command: str, sends: list[tuple[str, str, str]]) -> None:
-        """Follow a `/send`'s messages ``(message id, group id, label)``: one follow-up to chat."""
+    def follow_sends(
+        self, chat: str, command: str, sends: list[tuple[str, str, str]]
+    ) -> timedelta | None:
+        """Follow a `/send`'s messages ``(message id, group id, label)``: one follow-up to chat.
+
+        Returns the horizon, or None when nothing will be followed (tracking off,
+        the tracker not running as in ``exec``, or the database refusing the rows).
+        """
         if not sends or not self.enabled or not self.running:
-            return
+            return None
         now = self._clock()
         try:
             self.tracking.register_sends(
@@ -102,8 +108,9 @@ class DeliveryTracker:
             if not is_storage_fault(exc):
                 raise
             log.warning("The delivery of a /send cannot be followed: %s", fault_text(exc))
-            return
+            return None
         self._wake.set()
+        return self.horizon
 
     # -- the background task ------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from bot.commands.context import Attachment
 from bot.commands.layer import CommandLayer
 from bot.commands.types import Pending, Reply
 from bot.config import Settings
-from bot.runtime import build_commands, build_directory, command_options
+from bot.runtime import build_commands
 from bot.sandbox import Sandbox, SandboxServerThread
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
@@ -336,75 +336,6 @@ async def test_a_posted_file_to_several_groups_asks_without_the_data(
     assert isinstance(outcome, Pending)
     assert "document posted here (offer.pdf), caption: Our offer" in outcome.question
     assert "base64" not in outcome.question
-
-
-# -- delivery follow-up ----------------------------------------------------------------
-
-
-class RecordingFollower:
-    """A `SendFollower` that keeps what it was handed (the tracker's own tests cover it)."""
-
-    def __init__(self) -> None:
-        self.handed: list[tuple[str, str, list[tuple[str, str, str]]]] = []
-
-    def follow_sends(self, chat: str, command: str, sends: list[tuple[str, str, str]]) -> None:
-        self.handed.append((chat, command, sends))
-
-
-def followed_layer(
-    settings: Settings, client: WhatsAppClient, store: Store, follower: RecordingFollower
-) -> CommandLayer:
-    return CommandLayer(
-        options=command_options(settings),
-        client=client,
-        store=store,
-        directory=build_directory(settings, client=client, store=store),
-        follower=follower,
-    )
-
-
-async def test_queued_messages_are_handed_to_the_follower(
-    settings: Settings, client: WhatsAppClient, store: Store, sandbox: Sandbox
-) -> None:
-    follower = RecordingFollower()
-    layer = followed_layer(settings, client, store, follower)
-    sandbox.inject("send", status=409, code="WHATSAPP_INSTANCE_NOT_CONNECTED", times=1)
-    outcome = await layer.execute("/send all-sales Big news", ADMIN)
-    assert isinstance(outcome, Pending)
-    reply = await layer.confirm(outcome.token, ADMIN)
-
-    [message] = sandbox.sent_messages
-    assert follower.handed == [
-        (ADMIN.chat, "/send all-sales Big news", [(message.id, RIO, RIO_LABEL)])
-    ]
-    lines = reply.text.splitlines()
-    assert lines[0] == "Queued 1 of 2."
-    assert lines[1].startswith(f"{SALES_LABEL}: failed — ")
-    assert lines[2] == f"{RIO_LABEL}: queued (message {message.id})"
-    assert lines[3] == "Delivery follow-up in this chat within 30m."
-
-
-async def test_no_follow_up_line_when_tracking_is_off(
-    settings: Settings, client: WhatsAppClient, store: Store, sandbox: Sandbox
-) -> None:
-    settings.messages.track_delivery = settings.messages.track_delivery * 0
-    follower = RecordingFollower()
-    layer = followed_layer(settings, client, store, follower)
-    reply = await run(layer, "/send sales Hi")
-    [message] = sandbox.sent_messages
-    assert reply.text == f"Queued to {SALES_LABEL} (message {message.id})."
-
-
-async def test_nothing_is_handed_over_when_nothing_was_queued(
-    settings: Settings, client: WhatsAppClient, store: Store, sandbox: Sandbox
-) -> None:
-    follower = RecordingFollower()
-    layer = followed_layer(settings, client, store, follower)
-    sandbox.inject("send", status=409, code="WHATSAPP_INSTANCE_NOT_CONNECTED", times=1)
-    reply = await run(layer, "/send sales Hi")
-    assert not reply.ok
-    assert follower.handed == []
-    assert "Delivery follow-up" not in reply.text
 
 
 # -- the same modes from `grouppilot exec` (a real subprocess over HTTP) -------------------

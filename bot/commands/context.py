@@ -66,11 +66,15 @@ class SendFollower(Protocol):
 
     `follow_sends` records the messages of one `/send` (message id, group id,
     group label) so that their delivery is followed and one follow-up with
-    the counts reaches `chat` later. A protocol: the tracker lives with the
+    the counts reaches `chat` later (or says it cannot: then no line promises
+    a follow-up). A protocol: the tracker lives with the
     scheduler, which commands only import where jobs run.
     """
 
-    def follow_sends(self, chat: str, command: str, sends: list[tuple[str, str, str]]) -> None: ...
+    def follow_sends(
+        self, chat: str, command: str, sends: list[tuple[str, str, str]]
+    ) -> timedelta | None:
+        """How long the messages will be followed; None when they are not (not running, off)."""
 
 
 class CommandHelp(Protocol):

@@ -117,8 +117,7 @@ def _hand_to_follower(ctx: Context, queued: list[tuple[str, str, str]]) -> list[
     """Give the queued messages to the delivery follower; the line saying so, if any."""
     if ctx.follower is None or not queued:
         return []
-    ctx.follower.follow_sends(ctx.principal.chat, ctx.command_text, queued)
-    horizon = ctx.options.track_delivery
-    if horizon.total_seconds() <= 0:
+    horizon = ctx.follower.follow_sends(ctx.principal.chat, ctx.command_text, queued)
+    if horizon is None:
         return []
     return [f"Delivery follow-up in this chat within {format_duration(horizon)}."]
