@@ -78,7 +78,19 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--mode",
         default="normal",
-        choices=["normal", "disconnected", "meta-not-eligible", "evolution"],
+        choices=["normal", "disconnected", "meta-not-eligible", "evolution", "meta"],
+    )
+    sandbox.add_argument(
+        "--no-media-plan",
+        dest="media_plan",
+        action="store_false",
+        help="answer media sends with 402 SUBSCRIPTION_REQUIRED_FOR_MEDIA",
+    )
+    sandbox.add_argument(
+        "--failure-share",
+        type=float,
+        default=0.0,
+        help="share of sent messages (0 to 1) that end FAILED after being queued",
     )
     return parser
 
@@ -278,6 +290,8 @@ def _sandbox(args: argparse.Namespace) -> int:
             groups=args.groups,
             latency_ms=args.latency_ms,
             mode=args.mode,
+            media_plan=args.media_plan,
+            failure_share=args.failure_share,
         )
     except ValueError as exc:  # an option out of range: a usage error, like argparse's
         print(f"grouppilot sandbox: {exc}", file=sys.stderr)

@@ -13,6 +13,8 @@ A ``GROUPPILOT_*`` variable that sets nothing (``GROUPPILOT_TELEGRAM_TOKEN``,
 one underscore) is logged as a warning, by name only (:mod:`bot.envvars`),
 and kept in ``Settings.env_warnings`` for ``grouppilot check``.
 
+The sections with keys of their own (``[pilot]`` … ``[messages]``) are
+models in :mod:`bot.config_sections`, re-exported here.
 ``JobConfig`` (one ``[[jobs]]`` entry, also used for jobs made by
 ``/schedule``) and :func:`render_text` live in :mod:`bot.jobconfig`; they are
 re-exported here for the modules that import them from ``bot.config``.
@@ -22,25 +24,17 @@ from __future__ import annotations
 
 import logging
 import os
-import string
 import tomllib
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import urlsplit
 
-import phonenumbers
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
-    SecretStr,
     ValidationError,
-    ValidationInfo,
-    field_validator,
     model_validator,
 )
 from pydantic_settings import (
@@ -51,15 +45,25 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from bot.durations import format_duration
+from bot.config_sections import (
+    DEFAULT_INVITE,
+    SANDBOX,
+    MessagesSettings,
+    PilotSettings,
+    SchedulerSettings,
+    StorageSettings,
+    TelegramSettings,
+    render_invite,
+)
 from bot.envvars import unused_variable_warnings
-from bot.jobconfig import NAME, NAME_RULE, Duration, JobConfig, render_text
+from bot.jobconfig import NAME, NAME_RULE, JobConfig, render_text
 from bot.problems import MAX_REASON, problems_from_errors
-from bot.usertext import excerpt, message_text_problem, one_line, shorten
+from bot.usertext import excerpt, one_line, shorten
 from bot.whatsapp.identifiers import GROUP_ID_PATTERN
 from bot.zones import load_zone
 
 __all__ = [
+    "DEFAULT_INVITE",
     "SANDBOX",
     "ConfigError",
     "JobConfig",
@@ -76,7 +80,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SANDBOX = "sandbox"
 DEFAULT_PATH = "config.toml"
 RESERVED = "all"
 _SECTIONS = (
@@ -89,7 +92,6 @@ _SECTIONS = (
     "targets",
     "jobs",
 )
-MAX_TRACKING = timedelta(days=7)  # messages.track_delivery: no provider keeps status longer
 
 
 class ConfigError(Exception):
@@ -102,180 +104,6 @@ class ConfigError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(self.problems)
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-def _http_url(value: str, *, what: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{what}, got {excerpt(value)}")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{what} without ?query or #fragment, got {excerpt(value)}")
-    return value
-
-
-class PilotSettings(_Section):
-    """``[pilot]``: where the WhatsApp groups API is and how hard to use it."""
-
-    base_url: str = SANDBOX
-    api_key: SecretStr = SecretStr("")
-    # Bounds: a request waits at most 5 minutes; the rate and the requests in flight stay
-    # where an API (and this process) can follow.
-    timeout: float = Field(default=15.0, gt=0, le=300, allow_inf_nan=False)
-    max_rps: int = Field(default=5, gt=0, le=1000)
-    concurrency: int = Field(default=4, ge=1, le=64)
-    default_country: str = "BR"
-
-    @property
-    def is_sandbox(self) -> bool:
-        return self.base_url == SANDBOX
-
-    @field_validator("base_url")
-    @classmethod
-    def _check_base_url(cls, value: str) -> str:
-        text = value.strip()
-        if text.lower() == SANDBOX:
-            return SANDBOX
-        what = 'expected "sandbox" or an http(s) URL such as "https://pilotstatus.com.br"'
-        text = _http_url(text, what=what).rstrip("/")
-        if text.lower().endswith("/v1"):
-            raise ValueError(
-                f"{excerpt(value)} ends in /v1: give the server root "
-                '(e.g. "https://pilotstatus.com.br"); the client adds /v1 itself'
-            )
-        return text
-
-    @field_validator("api_key")
-    @classmethod
-    def _check_api_key(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
-        key = value.get_secret_value().strip()
-        base_url = info.data.get("base_url")
-        if not key and base_url is not None and base_url != SANDBOX:
-            raise ValueError(
-                'required when base_url is not "sandbox" (set it here or in '
-                "GROUPPILOT_PILOT__API_KEY)"
-            )
-        return SecretStr(key)
-
-    @field_validator("default_country")
-    @classmethod
-    def _check_country(cls, value: str) -> str:
-        region = value.strip().upper()
-        if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown region {excerpt(value)}: use a two-letter code such as 'BR'")
-        return region
-
-
-class TelegramSettings(_Section):
-    """``[telegram]``: the bot token (empty: console only) and who may do what."""
-
-    token: SecretStr = SecretStr("")
-    api_base_url: str = ""
-    admin_chats: list[int] = Field(default_factory=list)
-    admins: list[int] = Field(default_factory=list)
-    viewers: list[int] = Field(default_factory=list)
-    notify_chats: list[int] = Field(default_factory=list)
-    drop_pending_updates: bool = False
-
-    @property
-    def enabled(self) -> bool:
-        """True when a token is set (Telegram front end instead of the console)."""
-        return bool(self.token.get_secret_value())
-
-    @property
-    def effective_notify_chats(self) -> list[int]:
-        """Where job reports go: ``notify_chats``, or ``admin_chats`` when it is empty."""
-        return list(self.notify_chats or self.admin_chats)
-
-    @field_validator("token")
-    @classmethod
-    def _strip_token(cls, value: SecretStr) -> SecretStr:
-        return SecretStr(value.get_secret_value().strip())
-
-    @field_validator("api_base_url")
-    @classmethod
-    def _check_api_base_url(cls, value: str) -> str:
-        text = value.strip()
-        if not text:
-            return ""
-        what = 'expected an http(s) URL such as "http://127.0.0.1:8081/bot" (or "")'
-        return _http_url(text, what=what)
-
-
-class StorageSettings(_Section):
-    """``[storage]``: the SQLite file (relative paths: from the working directory)."""
-
-    path: Path = Path("grouppilot.db")
-
-    @field_validator("path", mode="before")
-    @classmethod
-    def _check_path(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if not value.strip():
-                raise ValueError("must not be empty")
-            if "\x00" in value:  # the OS refuses it when the file is opened, far too late
-                raise ValueError("must not contain a NUL character (\\x00)")
-            return Path(value.strip()).expanduser()
-        return value
-
-
-class SchedulerSettings(_Section):
-    """``[scheduler]``: the default IANA zone of jobs."""
-
-    timezone: str = "UTC"
-
-    @field_validator("timezone")
-    @classmethod
-    def _check_timezone(cls, value: str) -> str:
-        load_zone(value.strip())
-        return value.strip()
-
-
-DEFAULT_INVITE = "Hello! You are invited to join the WhatsApp group {group}: {link}"
-INVITE_PLACEHOLDERS = ("group", "link")
-
-
-def render_invite(text: str, *, group: str, link: str) -> str:
-    """``messages.invite`` with its ``{group}`` and ``{link}`` filled in."""
-    return text.format_map({"group": group, "link": link})
-
-
-class MessagesSettings(_Section):
-    """``[messages]``: the invite-link message, and how long sent messages are followed."""
-
-    invite: str = DEFAULT_INVITE
-    track_delivery: Duration = timedelta(minutes=30)
-
-    @field_validator("invite")
-    @classmethod
-    def _check_invite(cls, value: str) -> str:
-        try:
-            fields = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
-        except ValueError as exc:
-            raise ValueError(f"{exc} (write a literal brace as {{{{ or }}}})") from None
-        unknown = [name for name in fields if name not in INVITE_PLACEHOLDERS]
-        if unknown:
-            raise ValueError(f"unknown placeholder {{{unknown[0]}}}: use {{group}} and {{link}}")
-        if "link" not in fields:
-            raise ValueError("must contain {link} (the invite link)")
-        try:
-            sample = render_invite(value, group="Sales Team", link="https://chat.whatsapp.com/x")
-        except (ValueError, IndexError, KeyError) as exc:
-            raise ValueError(f"cannot be rendered: {exc}") from None
-        problem = message_text_problem(sample)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("track_delivery")
-    @classmethod
-    def _check_horizon(cls, value: timedelta) -> timedelta:
-        if value > MAX_TRACKING:
-            raise ValueError(f"at most {format_duration(MAX_TRACKING)}")
-        return value
 
 
 def _name_problem(name: str, what: str) -> str | None:

@@ -17,26 +17,23 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote
 
+from bot.sandbox import sending
+from bot.sandbox.errors import ApiError
 from bot.sandbox.faults import Fault
-from bot.sandbox.state import (
-    OWNER,
-    ApiError,
-    RequestRecord,
-    Sandbox,
-    iso_timestamp,
-)
+from bot.sandbox.groups import OWNER
+from bot.sandbox.messages import iso_timestamp, status_answer
+from bot.sandbox.sending import checked_string as _string
+from bot.sandbox.sending import group_id as _group_id
+from bot.sandbox.sending import invalid as _invalid
+from bot.sandbox.state import RequestRecord, Sandbox
+from bot.sandbox.templates import DEMO_TEMPLATES, find_template
 
 JSON_TYPE: Final = "application/json"
-# What the API accepts as a group id (docs/sandbox-contract.md), written here
-# on purpose rather than imported from the client: the emulator is the other
-# side of the wire, so a wrong pattern in the client must be able to fail
-# against it.
-_GROUP_ID = re.compile(r"^[A-Za-z0-9_-]+@g\.us$")
 INVALID_JSON_BODY: Final = b"<html>upstream exploded</html>"
 NUMBER_RE: Final = re.compile(r"^[1-9][0-9]{7,14}$")
 MAX_NUMBERS: Final = 1024
 MAX_SUBJECT: Final = 100
-MAX_TEXT: Final = 65_536
+META_REFUSED: Final = frozenset(("promote", "demote", "pin"))
 GROUP_ENDPOINTS: Final = frozenset(
     (
         "list_groups",
@@ -109,7 +106,7 @@ async def handle(
     method = method.upper()
     fault: Fault | None = None
     if record is not None:
-        sandbox.annotate(record, body=_json_or_none(body))
+        sandbox.annotate(record, body=sending.abbreviated(_json_or_none(body)))
     key = headers.get("x-api-key", "")
     try:
         try:
@@ -160,13 +157,21 @@ async def _finish(
 
 # ------------------------------------------------------------------ routing
 def _route(method: str, raw_path: str) -> tuple[str, str | None]:
-    """(endpoint name, decoded group id or None), or ApiError 404/405."""
+    """(endpoint name, decoded path id (group, message, template) or None), or 404/405."""
     path = raw_path.split("?", 1)[0]
     parts = path.strip("/").split("/")
     table: dict[str, str] | None = None
     gid: str | None = None
     if parts == ["v1", "messages", "send"]:
         table = {"POST": "send"}
+    elif parts[:2] == ["v1", "messages"] and len(parts) == 3:
+        gid = unquote(parts[2])
+        table = {"GET": "message_status"}
+    elif parts == ["v1", "templates"]:
+        table = {"GET": "list_templates"}
+    elif parts[:2] == ["v1", "templates"] and len(parts) == 3:
+        gid = unquote(parts[2])
+        table = {"GET": "get_template"}
     elif parts == ["v1", "groups"]:
         table = {"GET": "list_groups", "POST": "create_group"}
     elif parts[:2] == ["v1", "groups"]:
@@ -204,6 +209,14 @@ def _check_mode(sandbox: Sandbox, endpoint: str, payload: dict[str, Any]) -> Non
         raise ApiError(
             400, "META_GROUPS_NOT_ELIGIBLE", "This Meta number is not eligible for groups"
         )
+    if mode == "meta" and endpoint == "add":
+        raise ApiError(
+            400,
+            "META_GROUP_INVITE_ONLY",
+            "participants cannot be added on Meta; send the invite link",
+        )
+    if mode == "meta" and endpoint in META_REFUSED:
+        raise ApiError(400, "NOT_SUPPORTED_FOR_META", f"{endpoint} is not supported on Meta")
     if mode == "evolution" and endpoint == "pin":
         raise ApiError(400, "NOT_SUPPORTED_ON_EVOLUTION", "Pinning is not supported on Evolution")
 
@@ -228,16 +241,6 @@ def _payload(method: str, body: bytes) -> dict[str, Any]:
     return payload
 
 
-def _invalid(message: str) -> ApiError:
-    return ApiError(400, "VALIDATION_ERROR", message)
-
-
-def _group_id(value: Any) -> str:
-    if not isinstance(value, str) or not _GROUP_ID.fullmatch(value):
-        raise ApiError(400, "INVALID_GROUP_ID", f"Invalid group id: {value!r}")
-    return value
-
-
 def _numbers(payload: dict[str, Any], *, required: bool = True) -> list[str]:
     value = payload.get("participants")
     if value is None and not required:
@@ -250,21 +253,15 @@ def _numbers(payload: dict[str, Any], *, required: bool = True) -> list[str]:
     return list(value)
 
 
-def _string(payload: dict[str, Any], key: str, limit: int) -> str:
-    value = payload.get(key)
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise _invalid(f"{key} must be a non-empty string of at most {limit} characters")
-    return value
-
-
 # --------------------------------------------------------------- endpoints
 def _execute(
-    sandbox: Sandbox, endpoint: str, gid: str | None, method: str, body: bytes
+    sandbox: Sandbox, endpoint: str, path_id: str | None, method: str, body: bytes
 ) -> SandboxReply:
     payload = _payload(method, body)
     _check_mode(sandbox, endpoint, payload)
-    group_id = _group_id(gid) if gid is not None else ""
-    return _HANDLERS[endpoint](sandbox, group_id, payload)
+    if endpoint in GROUP_ENDPOINTS:
+        path_id = _group_id(path_id) if path_id is not None else ""
+    return _HANDLERS[endpoint](sandbox, path_id or "", payload)
 
 
 def _list_groups(sandbox: Sandbox, _gid: str, _payload: dict[str, Any]) -> SandboxReply:
@@ -331,16 +328,8 @@ def _pin(sandbox: Sandbox, gid: str, payload: dict[str, Any]) -> SandboxReply:
 
 
 def _send(sandbox: Sandbox, _gid: str, payload: dict[str, Any]) -> SandboxReply:
-    destinations = [k for k in ("destinationNumber", "groupId", "newsletterId") if k in payload]
-    if len(destinations) != 1:
-        raise _invalid("exactly one destination: destinationNumber, groupId or newsletterId")
-    if destinations != ["groupId"]:
-        raise _invalid("the sandbox only emulates group sends (groupId)")
-    contents = [k for k in ("text", "templateId", "media") if k in payload]
-    if contents != ["text"]:
-        raise _invalid("the sandbox only emulates text sends: give exactly text")
-    gid = _group_id(payload["groupId"])
-    message = sandbox.send(gid, _string(payload, "text", MAX_TEXT))
+    group_id, number = sending.destination(payload)
+    message = sandbox.accept(sending.content(payload), group_id=group_id, number=number)
     answer = {
         "id": message.id,
         "correlationId": message.correlation_id,
@@ -350,6 +339,19 @@ def _send(sandbox: Sandbox, _gid: str, payload: dict[str, Any]) -> SandboxReply:
         "sourceNumber": f"+{OWNER}",
     }
     return json_reply(202, answer)
+
+
+def _message_status(sandbox: Sandbox, message_id: str, _payload: dict[str, Any]) -> SandboxReply:
+    message, view = sandbox.message_status(message_id)
+    return json_reply(200, status_answer(message, view))
+
+
+def _list_templates(_sandbox: Sandbox, _id: str, _payload: dict[str, Any]) -> SandboxReply:
+    return json_reply(200, {"templates": [t.summary() for t in DEMO_TEMPLATES]})
+
+
+def _get_template(_sandbox: Sandbox, template_id: str, _payload: dict[str, Any]) -> SandboxReply:
+    return json_reply(200, find_template(template_id).detail())
 
 
 _HANDLERS: Final[dict[str, Callable[[Sandbox, str, dict[str, Any]], SandboxReply]]] = {
@@ -363,4 +365,7 @@ _HANDLERS: Final[dict[str, Callable[[Sandbox, str, dict[str, Any]], SandboxReply
     "invite": _invite,
     "pin": _pin,
     "send": _send,
+    "message_status": _message_status,
+    "list_templates": _list_templates,
+    "get_template": _get_template,
 }

@@ -36,6 +36,9 @@ ENDPOINTS: Final[tuple[str, ...]] = (
     "invite",
     "pin",
     "send",
+    "message_status",
+    "list_templates",
+    "get_template",
 )
 ANY_ENDPOINT: Final = "*"
 MAX_DELAY: Final = 600.0

@@ -4,48 +4,52 @@ h11 instead of an ASGI server because fault injection must be able to drop a
 connection without any response, which ASGI servers hide. Keep-alive,
 Content-Length bodies and concurrent connections are supported.
 
-Control API (no api key; not recorded, not subject to faults, modes or latency):
+Control API (no api key; not recorded, not subject to faults, modes or latency;
+answered by `control.py`):
 
 - `POST /_sandbox/faults`: `{"endpoint": ..., <keyword args of Sandbox.inject>}`
 - `DELETE /_sandbox/faults`: clear every fault
 - `POST /_sandbox/mode`: `{"mode": "normal" | "disconnected" | ...}`
-- `GET /_sandbox/state`: groups, sent messages, request count, max_in_flight, faults
+- `GET /_sandbox/state`: groups, sent messages (with their status now), request
+  count, max_in_flight, faults, media plan, open windows
 - `DELETE /_sandbox/stats`: `Sandbox.reset_stats()`
+- `POST /_sandbox/doom`: `{"target": group id or number, "code"?: str | null}`:
+  messages sent there from now on end FAILED (`Sandbox.doom`; null lifts it)
+- `POST /_sandbox/messages/status`: `{"id": id or correlationId, "status", "code"?}`
+  pins a message's status (`Sandbox.set_status`)
+- `POST /_sandbox/window`: `{"target": group id or number, "open"?: bool}` opens
+  (or closes) its 24 h window in mode `meta` (`Sandbox.open_window`)
+- `POST /_sandbox/media-plan`: `{"enabled": bool}` (`Sandbox.media_plan`)
+
+Bodies are limited to 1 MiB, except `POST /v1/messages/send` (24 MiB: a 16 MiB
+media file as a base64 data URI, plus the JSON around it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 import threading
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Final, Self
 
 import h11
 
-from bot.sandbox.api import Drop, SandboxReply, error_reply, handle, json_reply
+from bot.sandbox.api import Drop, SandboxReply, error_reply, handle
+from bot.sandbox.control import control
 from bot.sandbox.state import Sandbox
 
 CONTROL_PREFIX: Final = "/_sandbox/"
 MAX_BODY: Final = 1024 * 1024
+MAX_SEND_BODY: Final = 24 * 1024 * 1024
+SEND_PATH: Final = "/v1/messages/send"
 MAX_EVENTS_PER_REQUEST: Final = 100_000
 MAX_REQUESTS_PER_CONNECTION: Final = 100_000
 IDLE_TIMEOUT: Final = 120.0
 READ_CHUNK: Final = 65_536
 SHUTDOWN_TIMEOUT: Final = 3.0
-_FAULT_FIELDS: Final[dict[str, tuple[type, ...]]] = {
-    "endpoint": (str,),
-    "status": (int, type(None)),
-    "code": (str, type(None)),
-    "delay": (int, float),
-    "drop": (bool,),
-    "invalid_json": (bool,),
-    "retry_after": (int, float, type(None)),
-    "times": (int, type(None)),
-}
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> _
     request: h11.Request | None = None
     chunks: list[bytes] = []
     size = 0
+    limit = MAX_BODY
     for _ in range(MAX_EVENTS_PER_REQUEST):
         event = conn.next_event()
         if event is h11.NEED_DATA:
@@ -118,9 +123,11 @@ async def _read_request(conn: h11.Connection, reader: asyncio.StreamReader) -> _
             conn.receive_data(data)
         elif isinstance(event, h11.Request):
             request = event
+            path = request.target.split(b"?", 1)[0].decode("ascii", errors="replace")
+            limit = MAX_SEND_BODY if path.rstrip("/") == SEND_PATH else MAX_BODY
         elif isinstance(event, h11.Data):
             size += len(event.data)
-            if size > MAX_BODY:
+            if size > limit:
                 raise _BodyTooLarge
             chunks.append(bytes(event.data))
         elif isinstance(event, h11.EndOfMessage) and request is not None:
@@ -185,70 +192,6 @@ async def _try_send(
             await _send(conn, writer, reply)
 
 
-# ------------------------------------------------------------- control API
-def control(sandbox: Sandbox, method: str, target: str, body: bytes) -> SandboxReply:
-    """Answer a `/_sandbox/...` request."""
-    path = target.split("?", 1)[0].rstrip("/")
-    routes = {
-        ("POST", "/_sandbox/faults"): _control_inject,
-        ("DELETE", "/_sandbox/faults"): _control_clear,
-        ("POST", "/_sandbox/mode"): _control_mode,
-        ("GET", "/_sandbox/state"): _control_state,
-        ("DELETE", "/_sandbox/stats"): _control_reset_stats,
-    }
-    action = routes.get((method.upper(), path))
-    if action is None:
-        known = {p for _, p in routes}
-        if path in known:
-            return error_reply(405, f"Method {method} not allowed", "METHOD_NOT_ALLOWED")
-        return error_reply(404, f"No control route {path}", "NOT_FOUND")
-    try:
-        payload = json.loads(body) if body.strip() else {}
-    except ValueError:
-        return error_reply(400, "Request body is not valid JSON", "WHATSAPP_INVALID_JSON")
-    if not isinstance(payload, dict):
-        return error_reply(400, "request body must be a JSON object", "VALIDATION_ERROR")
-    try:
-        return action(sandbox, payload)
-    except (TypeError, ValueError) as exc:
-        return error_reply(400, str(exc), "VALIDATION_ERROR")
-
-
-def _control_inject(sandbox: Sandbox, payload: dict[str, Any]) -> SandboxReply:
-    for key, value in payload.items():
-        allowed = _FAULT_FIELDS.get(key)
-        if allowed is None:
-            raise ValueError(f"unknown fault field {key!r}")
-        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
-            raise TypeError(f"fault field {key!r} has the wrong type")
-    if "endpoint" not in payload:
-        raise ValueError("endpoint is required")
-    sandbox.inject(**payload)
-    return json_reply(201, {"faults": sandbox.faults.describe()})
-
-
-def _control_clear(sandbox: Sandbox, _payload: dict[str, Any]) -> SandboxReply:
-    sandbox.clear_faults()
-    return json_reply(200, {"faults": []})
-
-
-def _control_mode(sandbox: Sandbox, payload: dict[str, Any]) -> SandboxReply:
-    mode = payload.get("mode")
-    if not isinstance(mode, str):
-        raise TypeError("mode must be a string")
-    sandbox.mode = mode
-    return json_reply(200, {"mode": sandbox.mode})
-
-
-def _control_state(sandbox: Sandbox, _payload: dict[str, Any]) -> SandboxReply:
-    return json_reply(200, sandbox.snapshot())
-
-
-def _control_reset_stats(sandbox: Sandbox, _payload: dict[str, Any]) -> SandboxReply:
-    sandbox.reset_stats()
-    return json_reply(200, {"request_count": 0, "max_in_flight": sandbox.max_in_flight})
-
-
 # ----------------------------------------------------------------- runners
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -295,9 +238,18 @@ def serve_forever(
     latency_ms: float = 0,
     mode: str = "normal",
     api_key: str | None = None,
+    media_plan: bool = True,
+    failure_share: float = 0.0,
 ) -> None:
     """Serve a new sandbox until Ctrl-C or SIGTERM (blocking)."""
-    sandbox = Sandbox(groups=groups, latency_ms=latency_ms, mode=mode, api_key=api_key)
+    sandbox = Sandbox(
+        groups=groups,
+        latency_ms=latency_ms,
+        mode=mode,
+        api_key=api_key,
+        media_plan=media_plan,
+        failure_share=failure_share,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_until_signalled(sandbox, host, port))
 

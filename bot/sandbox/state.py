@@ -3,7 +3,10 @@
 `Sandbox` is the emulator's model. Its operations are synchronous and run under
 one `threading.Lock`, so that a test thread can read the state while a server
 thread (see `server.py`) mutates it. The read helpers return copies.
-Wire formats, routing and waiting live in `api.py`; faults in `faults.py`.
+Wire formats, routing and waiting live in `api.py`; faults in `faults.py`;
+the demo groups in `groups.py`; sent messages and their status in
+`messages.py`; the checks of a send in `sending.py`; templates in
+`templates.py`.
 """
 
 from __future__ import annotations
@@ -15,94 +18,49 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from bot.sandbox.errors import ApiError
 from bot.sandbox.faults import Fault, FaultBook
-
-OWNER: Final = "5511987654321"
-MODES: Final[tuple[str, ...]] = ("normal", "disconnected", "meta-not-eligible", "evolution")
-MAX_GROUPS: Final = 10_000
-MAX_RECORDS: Final = 100_000  # request records kept (oldest dropped first)
-PRIVACY_BLOCKED_SUFFIX: Final = "0000"
-_LINK_ALPHABET: Final = string.ascii_letters + string.digits
-
-DEMO_GROUPS: Final[tuple[tuple[str, str, dict[str, str | None]], ...]] = (
-    (
-        "120363123456789012@g.us",
-        "Sales Team",
-        {OWNER: "superadmin", "5511911112222": "admin", "5511933334444": None},
-    ),
-    ("120363000000000001@g.us", "Sales Rio", {OWNER: "superadmin", "5521955556666": None}),
-    ("120363000000000002@g.us", "Support", {OWNER: "superadmin", "5511977778888": None}),
-    ("120363000000000003@g.us", "VIP Customers", {OWNER: "superadmin"}),
+from bot.sandbox.groups import (
+    DEMO_GROUPS,
+    OWNER,
+    Group,
+    generated_group_id,
+    is_privacy_blocked,
 )
+from bot.sandbox.messages import (
+    Content,
+    MessageLog,
+    SentMessage,
+    StatusView,
+    Timeline,
+    iso_timestamp,
+    normalized_target,
+    snapshot_entry,
+)
+from bot.sandbox.stats import MAX_RECORDS, RequestRecord
 
+__all__ = [
+    "OWNER",
+    "ApiError",
+    "Group",
+    "RequestRecord",
+    "Sandbox",
+    "SentMessage",
+    "generated_group_id",
+    "is_privacy_blocked",
+    "iso_timestamp",
+]
 
-class ApiError(Exception):
-    """An API failure with its HTTP status and stable code."""
-
-    def __init__(
-        self, status: int, code: str, message: str, headers: tuple[tuple[str, str], ...] = ()
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers
-
-
-@dataclass
-class Group:
-    """One group. `participants` maps E.164 digits to a role (None = member)."""
-
-    id: str
-    name: str
-    participants: dict[str, str | None]
-    invite_link: str
-    pinned: set[str] = field(default_factory=set)
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    """A message accepted by `POST /v1/messages/send`."""
-
-    id: str
-    group_id: str
-    text: str
-    at: datetime
-    correlation_id: str
-
-
-@dataclass
-class RequestRecord:
-    """One /v1 request as the sandbox saw it (times are `time.monotonic()`)."""
-
-    method: str
-    path: str
-    started: float
-    endpoint: str | None = None
-    body: Any = None  # the parsed JSON body; None when empty or not JSON
-    finished: float | None = None
-    status: int | None = None  # None: no response was written (dropped, cancelled)
-
-    @property
-    def json(self) -> Any:
-        """Alias of `body`."""
-        return self.body
-
-
-def generated_group_id(index: int) -> str:
-    """Id of the `index`-th generated group (`1203639` + 11 digits + `@g.us`)."""
-    return f"1203639{index:011d}@g.us"
-
-
-def is_privacy_blocked(number: str) -> bool:
-    """Numbers ending in 0000 refuse to be added (privacy settings)."""
-    return number.endswith(PRIVACY_BLOCKED_SUFFIX)
+MODES: Final[tuple[str, ...]] = ("normal", "disconnected", "meta-not-eligible", "evolution", "meta")
+META_MAX_PARTICIPANTS: Final = 8  # owner included
+MAX_GROUPS: Final = 10_000
+_LINK_ALPHABET: Final = string.ascii_letters + string.digits
 
 
 class Sandbox:
@@ -116,11 +74,19 @@ class Sandbox:
         latency_ms: float = 0,
         api_key: str | None = None,
         seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        media_plan: bool = True,
+        failure_share: float = 0.0,
+        sent_after: float = 1.0,
+        delivered_after: float = 3.0,
+        read_after: float = 20.0,
     ) -> None:
         if not 0 <= groups <= MAX_GROUPS:
             raise ValueError(f"groups must be between 0 and {MAX_GROUPS}")
         if latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
+        if not 0.0 <= failure_share <= 1.0:
+            raise ValueError("failure_share must be between 0 and 1")
         self.lock = threading.Lock()
         self._mode = self._checked_mode(mode)
         self.latency_ms = float(latency_ms)
@@ -129,8 +95,11 @@ class Sandbox:
         self.faults = FaultBook()
         self._rng = random.Random(seed)  # noqa: S311 - emulator ids, not secrets
         self._groups: dict[str, Group] = {}
-        self._sent: list[SentMessage] = []
-        self._message_groups: dict[str, str] = {}
+        self.clock = clock
+        self.media_plan = media_plan  # False: media sends answer 402
+        self.failure_share = failure_share  # share of sends (seeded rng) that end FAILED
+        self._log = MessageLog(Timeline(sent_after, delivered_after, read_after))
+        self._open_windows: set[str] = set()  # mode "meta": open 24 h windows
         self._requests: deque[RequestRecord] = deque(maxlen=MAX_RECORDS)
         self._request_count = 0
         self._in_flight = 0
@@ -190,7 +159,7 @@ class Sandbox:
     def sent_messages(self) -> list[SentMessage]:
         """Every accepted send, oldest first."""
         with self.lock:
-            return list(self._sent)
+            return list(self._log.messages)
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -233,9 +202,10 @@ class Sandbox:
                     }
                     for g in self._groups.values()
                 ],
+                "media_plan": self.media_plan,
+                "open_windows": sorted(self._open_windows),
                 "sent_messages": [
-                    {"id": m.id, "group_id": m.group_id, "text": m.text, "at": iso_timestamp(m.at)}
-                    for m in self._sent
+                    snapshot_entry(m, self._log.status(m, self.clock())) for m in self._log.messages
                 ],
                 "request_count": self._request_count,
                 "in_flight": self._in_flight,
@@ -301,6 +271,15 @@ class Sandbox:
             else:  # pragma: no cover - 10**12 ids, a few thousand groups
                 raise ApiError(500, "WHATSAPP_UPSTREAM_ERROR", "No free group id")
             members: dict[str, str | None] = {OWNER: "superadmin"}
+            if self._mode == "meta":
+                others = set(numbers) - {OWNER}
+                if len(others) > META_MAX_PARTICIPANTS - 1:
+                    raise ApiError(
+                        400,
+                        "META_GROUP_PARTICIPANT_LIMIT",
+                        f"A Meta group has at most {META_MAX_PARTICIPANTS} participants",
+                    )
+                numbers = []  # invite-only: people join through the invite link
             for number in numbers:
                 if number not in members and not is_privacy_blocked(number):
                     members[number] = None
@@ -365,7 +344,8 @@ class Sandbox:
         """Pin or unpin a message this number sent to the group."""
         with self.lock:
             group = self._group(gid)
-            if self._message_groups.get(message_id) != gid:
+            sent = next((m for m in self._log.messages if m.id == message_id), None)
+            if sent is None or sent.group_id != gid:
                 raise ApiError(
                     404, "MESSAGE_NOT_FOUND", f"Message {message_id} not found in group {gid}"
                 )
@@ -376,20 +356,70 @@ class Sandbox:
 
     def send(self, gid: str, text: str) -> SentMessage:
         """Queue a text message to a group."""
+        return self.accept(Content(kind="text", text=text), group_id=gid)
+
+    def accept(
+        self, content: Content, *, group_id: str | None = None, number: str | None = None
+    ) -> SentMessage:
+        """Queue a message to a group or (digits of) a number, after the number's own checks."""
         with self.lock:
-            self._group(gid)
-            message = SentMessage(
+            if group_id is not None:
+                self._group(group_id)
+            target = group_id if group_id is not None else normalized_target(number or "")
+            if content.kind == "media" and not self.media_plan:
+                raise ApiError(
+                    402, "SUBSCRIPTION_REQUIRED_FOR_MEDIA", "Media sends need the media plan"
+                )
+            free_form = content.kind != "template"
+            if self._mode == "meta" and free_form and target not in self._open_windows:
+                raise ApiError(
+                    400,
+                    "META_OUTSIDE_24H_WINDOW",
+                    "free-form messages need an open 24 h window; send a template",
+                )
+            failure = self._log.doom_code(target)
+            if (
+                failure is None
+                and self.failure_share > 0
+                and self._rng.random() < self.failure_share
+            ):
+                failure = "RECIPIENT_UNREACHABLE"
+            message = content.message(
                 id=self._new_uuid(),
-                group_id=gid,
-                text=text,
-                at=datetime.now(UTC),
                 correlation_id=self._new_uuid(),
+                group_id=group_id,
+                number=None if group_id is not None else target,
+                at=datetime.now(UTC),
+                sent_clock=self.clock(),
+                failure_code=failure,
             )
-            self._sent.append(message)
-            self._message_groups[message.id] = gid
+            self._log.add(message)
             return message
 
+    # ------------------------------------------------- status and controls
+    def message_status(self, message_id: str) -> tuple[SentMessage, StatusView]:
+        """A message (by id or correlation id) and its status now; 404 when unknown."""
+        with self.lock:
+            message = self._log.find(message_id)
+            return message, self._log.status(message, self.clock())
 
-def iso_timestamp(moment: datetime) -> str:
-    """`2026-01-02T03:04:05.678Z` (UTC, milliseconds)."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    def doom(self, target: str, code: str | None = "RECIPIENT_UNREACHABLE") -> None:
+        """Messages sent to a group id or number from now on end FAILED (`code=None` lifts it)."""
+        with self.lock:
+            self._log.doom(target, code)
+
+    def set_status(self, message_id: str, status: str, code: str | None = None) -> None:
+        """Pin a message's status (id or correlation id); ValueError when unknown."""
+        with self.lock:
+            self._log.pin(message_id, status, code, self.clock())
+
+    def open_window(self, target: str, *, is_open: bool = True) -> None:
+        """Open (or close) the 24 h window of a group id or number (mode `meta`)."""
+        key = normalized_target(target)
+        if not key:
+            raise ValueError("open_window needs a group id or a number")
+        with self.lock:
+            if is_open:
+                self._open_windows.add(key)
+            else:
+                self._open_windows.discard(key)

@@ -97,9 +97,12 @@ class RequestGate:
     async def slot(self, *, background: bool = False) -> AsyncIterator[None]:
         """Hold one in-flight slot and one place in the rate window."""
         if background:
-            await self._quiet.wait()
-            async with self._slots, self._rate.hold():
-                yield
+            await self._background_slot()
+            try:
+                async with self._rate.hold():
+                    yield
+            finally:
+                self._slots.release()
             return
         self._waiting += 1
         self._quiet.clear()
@@ -112,6 +115,20 @@ class RequestGate:
         finally:
             if not through:  # cancelled while waiting
                 self._passed()
+
+    async def _background_slot(self) -> None:
+        """Take an in-flight slot once no foreground request waits for one.
+
+        A background caller queued on the semaphore may be woken before a
+        command that came later: it hands the slot back and waits again.
+        """
+        for _ in range(1_000_000):  # bounded; each turn means a command went first
+            await self._quiet.wait()
+            await self._slots.acquire()
+            if self._waiting == 0:
+                return
+            self._slots.release()
+        raise RuntimeError("a background request never got a turn")  # pragma: no cover
 
     def _passed(self) -> None:
         self._waiting -= 1
