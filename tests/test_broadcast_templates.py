@@ -9,6 +9,7 @@ the requests the sandbox received.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +17,11 @@ from conftest import ADMIN
 from scheduler_kit import RIO, SALES, START, Harness, HarnessFactory, broadcast
 
 from bot.commands.types import Pending, Reply
+from bot.config import load_config
 from bot.sandbox import Sandbox
+from jobs.definitions import job_to_data
 
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 NINE = START.replace(hour=9) + timedelta(days=1)  # Saturday 09:00 UTC
 IMAGE = "https://example.com/offer.png"
 WELCOME = {"nome": "equipe {group}", "grupo": "{group}", "cupom": "OFF-{date:%d%m}"}
@@ -102,6 +106,40 @@ async def test_a_media_run_without_the_media_plan_fails_each_group_with_its_code
     assert {(r.state, r.code) for r in rows} == {("failed", "SUBSCRIPTION_REQUIRED_FOR_MEDIA")}
 
 
+async def test_on_a_meta_number_the_template_job_goes_out_where_text_cannot(
+    make_harness: HarnessFactory,
+) -> None:
+    """Outside the 24 h window free text fails; the same groups take the template."""
+    harness = await make_harness(
+        [broadcast("text-job", text="Hi {group}"), template_job(name="template-job")]
+    ).start()
+    harness.sandbox.mode = "meta"
+    await harness.advance_to(NINE)
+    [text_run] = harness.runs("text-job")
+    rows = harness.scheduler.ledger.deliveries(text_run.id)
+    assert {(r.state, r.code) for r in rows} == {("failed", "META_OUTSIDE_24H_WINDOW")}
+    [template_run] = harness.runs("template-job")
+    assert (template_run.outcome, template_run.sent) == ("ok", 2)
+
+
+async def test_a_caption_too_long_for_one_group_fails_that_group_only(
+    make_harness: HarnessFactory, sandbox: Sandbox
+) -> None:
+    """1000 characters plus the name: fits "Sales Rio", not a group with a long name."""
+    long_name = sandbox.create_group("L" * 30, []).id
+    job = broadcast(media=IMAGE, media_type="image", caption="x" * 1000 + " {group}")
+    job.pop("text")
+    harness = await make_harness([{**job, "targets": ["rio", long_name]}]).start()
+    await harness.advance_to(NINE)
+    [run] = harness.runs("morning")
+    rows = harness.scheduler.ledger.deliveries(run.id)
+    assert [(r.group_id, r.state, r.code) for r in rows] == [
+        (RIO, "sent", ""),
+        (long_name, "failed", "INVALID_INPUT"),
+    ]
+    assert [body["groupId"] for body in sends(harness)] == [RIO]
+
+
 WRONG: list[tuple[str, Any, str, str]] = [
     (
         "boas_vindas",
@@ -161,6 +199,27 @@ async def test_a_variable_that_renders_empty_for_one_group_refuses_the_whole_run
     )
 
 
+async def test_the_example_configs_template_and_media_jobs_work_as_written(
+    make_harness: HarnessFactory,
+) -> None:
+    jobs = {job.name: job_to_data(job) for job in load_config(EXAMPLE).jobs}
+    harness = await make_harness([jobs["welcome-offer"], jobs["weekly-offers"]]).start()
+    await harness.advance_to(START + timedelta(days=3, hours=2))  # past Monday 10:00 -03:00
+    assert [(b["groupId"], b.get("templateId"), b.get("mediaType")) for b in sends(harness)] == [
+        (SALES, None, "image"),  # Friday 11:00 -03:00
+        (RIO, None, "image"),
+        (SALES, "boas_vindas", None),  # Monday 10:00 -03:00
+        (RIO, "boas_vindas", None),
+    ]
+    assert sends(harness)[0]["caption"] == "Ofertas da semana, Sales Team! Válidas até 27/11."
+    assert sends(harness)[3]["variables"] == {
+        "nome": "equipe Sales Rio",
+        "grupo": "Sales Rio",
+        "cupom": "BEMVINDO-1126",
+    }
+    assert [run.outcome for name in jobs for run in harness.runs(name)] == ["ok", "ok"]
+
+
 async def say(harness: Harness, text: str) -> Reply | Pending:
     return await harness.layer.execute(text, ADMIN)
 
@@ -180,6 +239,14 @@ async def test_run_shows_the_template_and_its_variables_before_asking(
     reply = await harness.layer.confirm(outcome.token, ADMIN)
     assert reply.ok, reply.text
     assert len(sends(harness)) == 2
+
+
+async def test_run_of_a_text_job_reads_no_template(make_harness: HarnessFactory) -> None:
+    harness = await make_harness([broadcast(text="Hi {group}")]).start()
+    outcome = await say(harness, "/run morning")
+    assert isinstance(outcome, Pending), outcome
+    assert outcome.question.endswith("all-sales:\nHi {group}")
+    assert harness.sandbox.requests == []
 
 
 async def test_run_shows_the_media_before_asking(make_harness: HarnessFactory) -> None:

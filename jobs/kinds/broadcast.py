@@ -1,15 +1,27 @@
-"""The ``broadcast`` job kind: send a job's text to every group of a run's ledger.
+"""The ``broadcast`` job kind: send a job's content to every group of a run's ledger.
 
-``/schedule <name> <when> send <target> <text…>`` makes one; ``/run`` shows
-its text and asks before a manual run; ``/job`` shows its ``pin`` option.
+The content is the job's one mode: a ``text``, a ``template`` with its
+``variables``, or ``media`` (a URL and ``media_type``) with a ``caption``;
+placeholders in the text, the variables and the caption are filled per group
+(:func:`bot.jobconfig.render_text` with the group's name and the run's
+scheduled time in the job's zone). ``/schedule <name> <when> send <target>
+<text…>`` makes a text one; ``/run`` checks a template online
+(:meth:`Broadcast.preflight`), shows the content and asks before a manual
+run; ``/job`` shows its ``pin`` option.
 
-For each ``pending`` delivery of the run, in order: render the text for that
-group (:func:`bot.jobconfig.render_text` with the group's name and the run's
-scheduled time in the job's zone), commit the row as ``sending``, send
-through the one shared client (its rate and concurrency caps hold across
-commands and jobs), then commit ``sent`` (with the message id, also kept as
-the group's last send for ``/pin <group> last``), ``failed`` (with the code)
-or ``unknown`` (no answer: it may have gone out; never resent). With
+A template job reads its template once, before the first send of a run
+(only when rows are pending), and checks every group's variables against
+it: a template that is unknown or not sendable, or a variable missing,
+unknown or empty for any group, refuses the whole run
+(:class:`jobs.context.RunRefused`) and nothing is sent. The provider would
+otherwise refuse each group's send in turn.
+
+For each ``pending`` delivery of the run, in order: commit the row as
+``sending``, send through the one shared client (its rate and concurrency
+caps hold across commands and jobs), then commit ``sent`` (the API queued
+it; reports say ``queued``), with the message id, also kept as the group's
+last send for ``/pin <group> last``, ``failed`` (with the code) or
+``unknown`` (no answer: it may have gone out; never resent). With
 ``pin = true`` each sent message is pinned; a failed pin is noted on the row
 and reported, the message still counts as sent.
 
