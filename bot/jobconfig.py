@@ -8,6 +8,12 @@ scheduler's default zone) live in :mod:`bot.config`. What each kind allows or
 needs (a broadcast's text, no pin for an invite reset) is the kind's rule in
 :mod:`jobs.kind_rules`.
 
+A broadcast's content is one of three modes (the rule is
+:data:`jobs.kind_rules.CONTENT_MODES`): ``text``; ``template`` (an id, shape
+checked offline) with ``variables`` (name -> string); or ``media`` (an
+http(s) URL) with ``media_type`` and an optional ``caption``. Variables and
+captions take the same placeholders as ``text`` and are validated the same way.
+
 The ``text`` placeholders (``{group}``, ``{date}``, ``{time}``, ``{weekday}``)
 live in :mod:`bot.placeholders`: validation renders the text on sample values
 with the same :func:`render_text` that runs use, so a text that validates also
@@ -36,6 +42,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from bot.durations import format_duration, parse_duration
 from bot.placeholders import PLACEHOLDERS, check_text, render_text
 from bot.usertext import excerpt, message_text_problem
+from bot.whatsapp.content import MAX_CAPTION, MediaType, TemplateMessage, media_problem
+from bot.whatsapp.errors import InvalidInput
 from bot.zones import load_zone
 from jobs.kind_rules import CONFIG_RULES, KindName
 from jobs.schedule import AtSchedule, CronSchedule, EverySchedule, Schedule, parse_at
@@ -119,6 +127,11 @@ class JobConfig(BaseModel):
     timezone: str = "UTC"
     targets: list[str]
     text: str | None = None
+    template: str | None = None
+    variables: dict[str, str] | None = None
+    media: str | None = None
+    media_type: MediaType | None = None
+    caption: str | None = None
     pin: bool = False
     gap: Annotated[Duration, AfterValidator(_at_most(MAX_GAP))] = timedelta(0)
     jitter: Annotated[Duration, AfterValidator(_at_most(MAX_JITTER))] = timedelta(0)
@@ -184,6 +197,59 @@ class JobConfig(BaseModel):
             raise ValueError(problem)
         return value
 
+    @field_validator("template")
+    @classmethod
+    def _check_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:  # the id's shape only: whether it exists is /run's online check
+            return TemplateMessage(value.strip()).template_id
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("variables")
+    @classmethod
+    def _check_variables(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        problems = [
+            f"variable {excerpt(name)}: {problem}"
+            for name, text in value.items()
+            if (problem := _variable_problem(text)) is not None
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("media")
+    @classmethod
+    def _check_media(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if value.lower().startswith("data:"):
+            raise ValueError("a job's media is an http(s) URL of the file, not a data URI")
+        problem = media_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("caption")
+    @classmethod
+    def _check_caption(cls, value: str | None) -> str | None:
+        if value is None or not value:
+            return value
+        sample = check_text(value)
+        problem = _control_problem(value) or _control_problem(sample)
+        if problem is not None:
+            raise ValueError(problem)
+        if len(sample) > MAX_CAPTION:
+            raise ValueError(
+                f"at most {MAX_CAPTION} characters once its placeholders are filled "
+                f"(a sample rendering has {len(sample)})"
+            )
+        return value
+
     @model_validator(mode="wrap")
     @classmethod
     def _check_whole_job(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
@@ -200,6 +266,21 @@ class JobConfig(BaseModel):
             )
         line_errors.extend(_as_line_error(loc, reason, data, "job_rule") for loc, reason in rules)
         raise ValidationError.from_exception_data(cls.__name__, line_errors)
+
+
+def _variable_problem(text: str) -> str | None:
+    """Why a template variable's value cannot be sent (None: it can), like a ``text``."""
+    try:
+        problem = message_text_problem(text) or message_text_problem(check_text(text))
+    except ValueError as exc:
+        return str(exc)
+    return problem
+
+
+def _control_problem(text: str) -> str | None:
+    """A caption may be blank (no caption), but never hold control characters."""
+    problem = message_text_problem(text)
+    return problem if problem is not None and "control character" in problem else None
 
 
 def _as_line_error(

@@ -4,7 +4,8 @@
 client, the store, a clock, a sleep and a random source that tests replace,
 and the scheduler's "stopping" flag). :func:`error_code` turns a client
 error into the stable code written to a delivery row and shown in reports.
-A *number-wide* error (the number is disconnected, the key refused, the API
+A kind that must refuse a whole run before sending anything raises
+:class:`RunRefused`. A *number-wide* error (the number is disconnected, the key refused, the API
 unreachable) would fail every other group the same way, so a job kind stops
 there and marks the rest failed with that code instead of trying each one.
 
@@ -42,6 +43,7 @@ __all__ = [
     "EXPIRED",
     "INTERRUPTED",
     "RunContext",
+    "RunRefused",
     "error_code",
     "is_number_wide",
 ]
@@ -49,6 +51,20 @@ __all__ = [
 INTERRUPTED = "INTERRUPTED"  # left `sending` by a crash: may have gone out
 EXPIRED = "EXPIRED"  # an interrupted run past its catch_up_window: not sent
 _NUMBER_WIDE = (NotConnected, AuthError, InstanceNotFound, NotEligible, ConnectFailed)
+
+
+class RunRefused(Exception):
+    """A kind refuses the whole run before any send: every pending row fails with ``code``.
+
+    Raised by :meth:`jobs.kinds.JobKind.deliver` (a template job whose
+    variables do not fit its template); the run executor fails the run with
+    ``reason`` as its detail, so the report carries the one sentence.
+    """
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
 def error_code(error: PilotError) -> str:

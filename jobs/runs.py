@@ -12,6 +12,10 @@ catch-up, manual, or resumed after a crash):
    per ``notify``, with what the kind announces (an invite reset's new links
    when ``announce = true``).
 
+A kind may refuse the whole run before any send (:class:`jobs.context.RunRefused`:
+a template job's variables do not fit its template): its pending rows fail
+with the refusal's code and the report carries its sentence.
+
 A shutdown (the scheduler's stop flag, or cancellation) leaves the run
 ``interrupted`` with its ``pending`` rows, resumable on the next start. No
 error escapes: a failure to resolve targets fails the run with the reason,
@@ -36,7 +40,7 @@ from dataclasses import replace
 from bot.jobconfig import JobConfig
 from bot.services import GroupDirectory, ResolveError, explain
 from bot.whatsapp.errors import PilotError
-from jobs.context import INTERRUPTED, RunContext
+from jobs.context import INTERRUPTED, RunContext, RunRefused
 from jobs.kinds import kind_of
 from jobs.outage import fault_text, is_storage_fault
 from jobs.records import Run
@@ -85,7 +89,10 @@ class RunExecutor:
                 await self.report(final, job)
                 return final
             ledger.add_deliveries(run.id, groups)
-        await kind_of(job).deliver(self.ctx, run, job)
+        try:
+            await kind_of(job).deliver(self.ctx, run, job)
+        except RunRefused as refused:
+            return await self._refused(run, job, refused)
         if ledger.counts(run.id)["pending"] and self.ctx.stopping():
             ledger.interrupt(run.id)
             log.info("%s: run %s interrupted by the shutdown", run.job, run.id)
@@ -102,6 +109,14 @@ class RunExecutor:
             final.failed,
             final.unknown,
         )
+        await self.report(final, job)
+        return final
+
+    async def _refused(self, run: Run, job: JobConfig, refused: RunRefused) -> Run:
+        """The kind refused the run before any send: every pending row fails, with the reason."""
+        self.ctx.ledger.fail_pending(run.id, code=refused.code, detail=refused.reason)
+        final = self.ctx.ledger.finish(run.id, detail=refused.reason)
+        log.info("%s: run %s refused: %s", run.job, run.id, refused.reason)
         await self.report(final, job)
         return final
 

@@ -164,6 +164,9 @@ def toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return str(value)
+    if isinstance(value, dict):  # an inline table (a template job's variables)
+        pairs = ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items())
+        return "{" + pairs + "}"
     return json.dumps(value)
 
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from bot.config import ConfigError, JobConfig, Settings, load_config, render_text
 from bot.durations import format_duration, parse_duration
+from jobs.kind_rules import CONTENT_MODES
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -71,7 +72,7 @@ def test_example_config_loads() -> None:
     assert settings.groups["sales"] == "120363123456789012@g.us"
     assert set(settings.groups) >= {"sales", "rio", "support", "vip"}
     assert settings.targets["all-sales"] == ["sales", "120363000000000001@g.us"]
-    morning, nightly = settings.jobs
+    morning, nightly = settings.jobs[:2]  # then one template and one media broadcast
     assert (morning.name, morning.kind, morning.cron) == (
         "morning-sales",
         "broadcast",
@@ -88,6 +89,9 @@ def test_example_config_loads() -> None:
     assert nightly.catch_up_window == timedelta(hours=6)
 
 
+CONTENT_KEYS = {key for keys in CONTENT_MODES.values() for key in keys}
+
+
 def test_example_config_shows_every_key() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     for model in (Settings, *(f.annotation for f in Settings.model_fields.values())):
@@ -96,7 +100,9 @@ def test_example_config_shows_every_key() -> None:
     for key in JobConfig.model_fields:
         if key in ("every", "at"):  # alternatives to cron, shown commented out
             assert f"\n# {key} = " in text, key
-        elif key != "text":  # text is broadcast only
+        elif key in CONTENT_KEYS:  # a broadcast's one content mode: shown in its own job
+            assert f"\n{key} = " in text, key
+        else:
             assert text.count(f"\n{key} = ") >= 2, key
 
 

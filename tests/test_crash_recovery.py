@@ -91,7 +91,7 @@ async def test_interrupted_run_within_window_is_resumed(
     assert (run.outcome, run.sent, run.failed, run.unknown) == ("partial", 3, 0, 1)
     assert "interrupted by a crash" in run.detail
     [report] = harness.notes.texts
-    assert report.splitlines()[0].endswith("sent 3, failed 0, unknown 1")
+    assert report.splitlines()[0].endswith("queued 3, failed 0, unknown 1")
     assert f"- Sales Rio ({RIO}): unknown INTERRUPTED" in report
     assert harness.runs("morning") == [run]  # no catch-up run on top
 
@@ -187,7 +187,7 @@ async def test_two_crashes_leave_the_full_account_in_the_run(make_harness: Harne
         "resumed on start",
     ]
     [report] = third.notes.texts
-    assert report.splitlines()[0].endswith("sent 1, failed 0, unknown 3")
+    assert report.splitlines()[0].endswith("queued 1, failed 0, unknown 3")
     assert "3 in all" in report
     assert Counter(m.group_id for m in third.sandbox.sent_messages) == {SALES: 1, RIO: 1, VIP: 1}
 
@@ -375,7 +375,7 @@ def test_killed_bot_resumes_its_broadcast_without_duplicates(
             0,
         )
         text = log.read_text(encoding="utf-8")
-        assert f"sent {GROUP_COUNT - len(unknown)}, failed 0, unknown {len(unknown)}" in text
+        assert f"queued {GROUP_COUNT - len(unknown)}, failed 0, unknown {len(unknown)}" in text
         for gid in unknown:
             assert f"- {names[gid]} ({gid}): unknown INTERRUPTED" in text
         assert "Traceback" not in text

@@ -75,7 +75,7 @@ async def test_job_shows_details_and_recent_runs(bot: Harness) -> None:
     assert "pin no · gap 0s · jitter 0s · catch_up once within 6h · overlap skip" in text
     assert "state: active" in text
     assert "next run: 2026-11-29 09:00 -0300" in text
-    assert "  2026-11-28 09:00 -0300 schedule: ok, sent 2, failed 0, unknown 0 in 0s" in text
+    assert "  2026-11-28 09:00 -0300 schedule: ok, queued 2, failed 0, unknown 0 in 0s" in text
 
 
 @pytest.mark.parametrize(("typed", "hint"), [("mornin", "Did you mean morning?"), ("zzz", "Jobs:")])
@@ -95,7 +95,7 @@ async def test_run_a_broadcast_asks_then_reports(bot: Harness) -> None:
     assert bot.sandbox.sent_messages == []  # nothing before Confirm
     reply = await bot.layer.confirm(outcome.token, ADMIN)
     assert reply.ok, reply.text
-    assert "manual run by user:1): sent 2, failed 0, unknown 0" in reply.text
+    assert "manual run by user:1): queued 2, failed 0, unknown 0" in reply.text
     [run] = bot.runs("morning")
     assert (run.trigger, run.requested_by) == ("manual", ADMIN.who)
 
@@ -108,7 +108,7 @@ async def test_run_answers_with_the_report_unless_the_notify_chats_got_it(
     bot.sandbox.inject("send", status=502, code="WHATSAPP_UPSTREAM_ERROR", times=1)
     reply = await say(bot, "/run morning", confirm=True)
     assert not reply.ok  # a partial run
-    headline = "manual run by user:1): sent 3, failed 1, unknown 0"
+    headline = "manual run by user:1): queued 3, failed 1, unknown 0"
     if notify == "always":
         assert reply.text.splitlines()[1:] == ["(report sent to the notify chats)"]
         [report] = bot.notes.texts

@@ -44,7 +44,7 @@ async def test_broadcast_sends_rendered_text_once_per_group(make_harness: Harnes
     rows = harness.scheduler.ledger.deliveries(run.id)
     assert [(r.group_id, r.state) for r in rows] == [(SALES, "sent"), (RIO, "sent")]
     assert harness.store.last_sent(SALES) == rows[0].result  # for /pin sales last
-    assert harness.notes.texts == ["morning (09:00 UTC): sent 2, failed 0, unknown 0"]
+    assert harness.notes.texts == ["morning (09:00 UTC): queued 2, failed 0, unknown 0"]
 
 
 @pytest.mark.parametrize(
@@ -126,7 +126,7 @@ async def test_failures_are_reported_with_names_and_codes(make_harness: HarnessF
     assert (run.outcome, run.sent, run.failed, run.unknown) == ("partial", 2, 1, 1)
     [report] = harness.notes.texts
     lines = report.splitlines()
-    assert lines[0] == "morning (09:00 UTC): sent 2, failed 1, unknown 1"
+    assert lines[0] == "morning (09:00 UTC): queued 2, failed 1, unknown 1"
     assert lines[1] == f"- Sales Team ({SALES}): failed WHATSAPP_UPSTREAM_ERROR"
     assert lines[2].startswith(f"- Sales Rio ({RIO}): unknown OUTCOME_UNKNOWN")
     assert "not resent" in lines[2]

@@ -99,7 +99,7 @@ async def test_a_run_stopped_by_storage_is_reported_and_resumes_when_writes_retu
     back, report = harness.notes.texts[1:]
     assert back.startswith("The database accepts writes again")
     assert "morning (09:00 UTC)" in back
-    assert report.startswith(f"morning (09:00 UTC): sent {GROUPS}, failed 0, unknown 0")
+    assert report.startswith(f"morning (09:00 UTC): queued {GROUPS}, failed 0, unknown 0")
     assert "Traceback" not in caplog.text
     assert never_retrieved(caplog) == []
 

@@ -127,7 +127,7 @@ def test_run_with_console_prints_job_reports(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline
                 line = bot.stdout.readline()
                 assert line, bot.stderr.read() if bot.stderr else ""
-            assert "sent 1, failed 0, unknown 0" in line
+            assert "queued 1, failed 0, unknown 0" in line
             out, err = bot.communicate("/jobs\n", timeout=30)
         finally:
             if bot.poll() is None:
@@ -137,7 +137,7 @@ def test_run_with_console_prints_job_reports(tmp_path: Path) -> None:
     # A start slower than the lead (a loaded machine) finds the moment passed: the same run
     # is then caught up at start, and the report and /jobs must both say so.
     trigger = "catch-up" if ", catch-up run)" in line else "schedule"
-    assert f"{trigger}: ok, sent 1, failed 0, unknown 0" in out
+    assert f"{trigger}: ok, queued 1, failed 0, unknown 0" in out
     assert [m.group_id for m in server.sandbox.sent_messages] == [SALES]
 
 

@@ -157,7 +157,11 @@ async def run_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
     async def do_run() -> Reply:
         return await _run_now(ctx, scheduler, view.name)
 
-    question = kind_of(config).run_question(view.name, config)
+    kind = kind_of(config)
+    refusal = await kind.preflight(ctx.client, config)  # a template job: its template, online
+    if refusal is not None:
+        return Reply.failed(f"Not run: {refusal}")
+    question = kind.run_question(view.name, config)
     if question is None:
         return await do_run()
     return ctx.ask(question, do_run)

@@ -1,8 +1,8 @@
 """What a job kind is: everything that differs between a broadcast and an invite reset.
 
 A kind says how ``/schedule`` names it and reads the words after the target,
-how ``/job`` shows its own option, whether ``/run`` asks first, how a run
-works through its ``pending`` ledger rows, and how its reports word the
+how ``/job`` shows its own option, what ``/run`` checks online and whether it
+asks first, how a run works through its ``pending`` ledger rows, and how its reports word the
 groups done and what they announce. The rules its config keys follow are in
 :mod:`jobs.kind_rules` (the config model reads them; it cannot import this).
 Every kind is registered once, in :data:`jobs.kinds.KINDS`; nothing else
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from bot.jobconfig import JobConfig
+from bot.whatsapp.client import WhatsAppClient
 from jobs.context import RunContext
 from jobs.kind_rules import KindName
 from jobs.records import Delivery, Run
@@ -33,7 +34,7 @@ class JobKind(ABC):
     verb: ClassVar[str]
     """What ``/schedule`` says a new job does to its target: ``send to``."""
     done: ClassVar[str]
-    """The count of groups done in reports and history: ``sent`` (``sent 48, failed 2``)."""
+    """The count of groups done in reports and history: ``queued`` (``queued 48, failed 2``)."""
 
     @abstractmethod
     def tail_problem(self, text: str | None) -> str | None:
@@ -45,6 +46,10 @@ class JobKind(ABC):
 
     def run_question(self, name: str, job: JobConfig) -> str | None:
         """What ``/run`` asks before a manual run (None: it runs at once)."""
+        return None
+
+    async def preflight(self, client: WhatsAppClient, job: JobConfig) -> str | None:
+        """What ``/run`` checks online before asking: a refusal sentence, or None to go on."""
         return None
 
     @abstractmethod

@@ -1,15 +1,27 @@
-"""The ``broadcast`` job kind: send a job's text to every group of a run's ledger.
+"""The ``broadcast`` job kind: send a job's content to every group of a run's ledger.
 
-``/schedule <name> <when> send <target> <text…>`` makes one; ``/run`` shows
-its text and asks before a manual run; ``/job`` shows its ``pin`` option.
+The content is the job's one mode: a ``text``, a ``template`` with its
+``variables``, or ``media`` (a URL and ``media_type``) with a ``caption``;
+placeholders in the text, the variables and the caption are filled per group
+(:func:`bot.jobconfig.render_text` with the group's name and the run's
+scheduled time in the job's zone). ``/schedule <name> <when> send <target>
+<text…>`` makes a text one; ``/run`` checks a template online
+(:meth:`Broadcast.preflight`), shows the content and asks before a manual
+run; ``/job`` shows its ``pin`` option.
 
-For each ``pending`` delivery of the run, in order: render the text for that
-group (:func:`bot.jobconfig.render_text` with the group's name and the run's
-scheduled time in the job's zone), commit the row as ``sending``, send
-through the one shared client (its rate and concurrency caps hold across
-commands and jobs), then commit ``sent`` (with the message id, also kept as
-the group's last send for ``/pin <group> last``), ``failed`` (with the code)
-or ``unknown`` (no answer: it may have gone out; never resent). With
+A template job reads its template once, before the first send of a run
+(only when rows are pending), and checks every group's variables against
+it: a template that is unknown or not sendable, or a variable missing,
+unknown or empty for any group, refuses the whole run
+(:class:`jobs.context.RunRefused`) and nothing is sent. The provider would
+otherwise refuse each group's send in turn.
+
+For each ``pending`` delivery of the run, in order: commit the row as
+``sending``, send through the one shared client (its rate and concurrency
+caps hold across commands and jobs), then commit ``sent`` (the API queued
+it; reports say ``queued``), with the message id, also kept as the group's
+last send for ``/pin <group> last``, ``failed`` (with the code) or
+``unknown`` (no answer: it may have gone out; never resent). With
 ``pin = true`` each sent message is pinned; a failed pin is noted on the row
 and reported, the message still counts as sent.
 
@@ -28,13 +40,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 from bot.jobconfig import JobConfig, render_text
-from bot.services import explain
-from bot.whatsapp.errors import OutcomeUnknown, PilotError
-from jobs.context import RunContext, error_code, is_number_wide
+from bot.placeholders import check_text
+from bot.services import TemplateRefused, checked_template, explain, variables_problem
+from bot.whatsapp.client import WhatsAppClient
+from bot.whatsapp.content import Content, Media, TemplateMessage, Text
+from bot.whatsapp.errors import InvalidInput, OutcomeUnknown, PilotError
+from jobs.context import RunContext, RunRefused, error_code, is_number_wide
 from jobs.kind_rules import KindName
 from jobs.kinds.base import JobKind
 from jobs.outage import LateOutcome
@@ -44,6 +61,9 @@ from jobs.schedule import load_zone
 __all__ = ["Broadcast", "deliver_broadcast"]
 
 PREVIEW = 200  # characters of the text /run shows before asking
+TEMPLATE_REFUSED = "TEMPLATE_REFUSED"  # the code of every row of a run refused before any send
+
+Compose = Callable[[Delivery], Content]
 
 
 class Broadcast(JobKind):
@@ -52,7 +72,7 @@ class Broadcast(JobKind):
     name: ClassVar[KindName] = "broadcast"
     action: ClassVar[str] = "send"
     verb: ClassVar[str] = "send to"
-    done: ClassVar[str] = "sent"
+    done: ClassVar[str] = "queued"  # the API answers QUEUED: delivery is only known later
 
     def tail_problem(self, text: str | None) -> str | None:
         if not (text or "").strip():
@@ -63,9 +83,25 @@ class Broadcast(JobKind):
         return f"pin {'yes' if job.pin else 'no'}"
 
     def run_question(self, name: str, job: JobConfig) -> str | None:
-        preview = job.text or ""
-        preview = preview if len(preview) <= PREVIEW else preview[:PREVIEW] + "…"
-        return f"Run {name} now (a manual run)? It sends to {', '.join(job.targets)}:\n{preview}"
+        return f"Run {name} now (a manual run)? It sends to {', '.join(job.targets)}:\n" + (
+            _shown_content(job)
+        )
+
+    async def preflight(self, client: WhatsAppClient, job: JobConfig) -> str | None:
+        """A template job's template, read and checked online (variables on sample values)."""
+        if job.template is None:
+            return None
+        try:
+            variables = {name: check_text(value) for name, value in (job.variables or {}).items()}
+        except ValueError as exc:  # validated in the config; a stored job may predate a rule
+            return f"Template {job.template}: {exc}. Nothing was sent."
+        try:
+            await checked_template(client, job.template, variables)
+        except TemplateRefused as exc:
+            return str(exc)
+        except PilotError as exc:
+            return f"Template {job.template}: {explain(exc)} Nothing was sent."
+        return None
 
     async def deliver(self, ctx: RunContext, run: Run, job: JobConfig) -> None:
         await deliver_broadcast(ctx, run, job)
@@ -82,12 +118,16 @@ class _Abort:
 
 
 async def deliver_broadcast(ctx: RunContext, run: Run, job: JobConfig) -> None:
-    """Send to every ``pending`` row of ``run`` (returns early when stopping)."""
-    if job.text is None:  # validated away for broadcasts; keep mypy and readers sure
-        raise ValueError(f"broadcast job {job.name!r} has no text")
-    text = job.text
+    """Send to every ``pending`` row of ``run`` (returns early when stopping).
+
+    Raises :class:`RunRefused` before any send when a template job's
+    template or variables are wrong (nothing of the run is sent).
+    """
     when = run.scheduled.astimezone(load_zone(job.timezone))
     queue = deque(ctx.ledger.deliveries(run.id, "pending"))
+    if not queue:
+        return
+    compose = await _composer(ctx, job, when, list(queue))
     senders = 1 if job.gap.total_seconds() > 0 else max(1, min(ctx.parallel, len(queue)))
     abort = _Abort()
 
@@ -101,9 +141,7 @@ async def deliver_broadcast(ctx: RunContext, run: Run, job: JobConfig) -> None:
             first = False
             row = queue.popleft()
             try:
-                await _send_one(
-                    ctx, run, job, row, render_text(text, group=_name(row), when=when), abort
-                )
+                await _send_one(ctx, run, job, row, compose, abort)
             except Exception as exc:
                 abort.fault = abort.fault or exc
                 return
@@ -119,16 +157,90 @@ async def deliver_broadcast(ctx: RunContext, run: Run, job: JobConfig) -> None:
         )
 
 
+async def _composer(
+    ctx: RunContext, job: JobConfig, when: datetime, rows: Sequence[Delivery]
+) -> Compose:
+    """What each group gets: the job's one content mode, its placeholders filled per group."""
+    if job.template is not None:
+        template_id = job.template
+        variables = await _checked_variables(ctx, job, template_id, when, rows)
+        return lambda row: TemplateMessage(template_id, variables[row.group_id])
+    if job.media is not None and job.media_type is not None:
+        media, media_type, caption = job.media, job.media_type, job.caption or ""
+        return lambda row: Media(
+            media, media_type, caption=render_text(caption, group=_name(row), when=when)
+        )
+    if job.text is None:  # validated away for broadcasts; keep mypy and readers sure
+        raise ValueError(f"broadcast job {job.name!r} has no content")
+    text = job.text
+    return lambda row: Text(render_text(text, group=_name(row), when=when))
+
+
+async def _checked_variables(
+    ctx: RunContext, job: JobConfig, template_id: str, when: datetime, rows: Sequence[Delivery]
+) -> Mapping[str, dict[str, str]]:
+    """Every group's variables, checked against the template read once; else RunRefused.
+
+    The provider would check them on each send and fail every group one by
+    one; checked here, a wrong variable fails the run before anything is sent.
+    """
+    variables: dict[str, dict[str, str]] = {}
+    for row in rows:
+        try:
+            variables[row.group_id] = {
+                name: render_text(value, group=_name(row), when=when)
+                for name, value in (job.variables or {}).items()
+            }
+        except ValueError as exc:
+            raise RunRefused(
+                TEMPLATE_REFUSED, f"Template {template_id}: {exc}. Nothing was sent."
+            ) from None
+    first = variables[rows[0].group_id]
+    try:
+        template = await checked_template(ctx.client, template_id, first)
+    except TemplateRefused as exc:
+        raise RunRefused(TEMPLATE_REFUSED, str(exc)) from None
+    except PilotError as exc:
+        reason = f"Template {template_id}: {explain(exc)} Nothing was sent."
+        raise RunRefused(error_code(exc), reason) from None
+    for row in rows[1:]:
+        problem = variables_problem(template, variables[row.group_id])
+        if problem is not None:
+            raise RunRefused(TEMPLATE_REFUSED, f"For {row.label}: {problem}")
+    return variables
+
+
+def _shown_content(job: JobConfig) -> str:
+    """The content /run shows before asking: the text, the template and its variables, or media."""
+    if job.template is not None:
+        pairs = ", ".join(f"{name}={value}" for name, value in (job.variables or {}).items())
+        return f"template {job.template}" + (f" with {pairs}" if pairs else " (no variables)")
+    if job.media is not None:
+        shown = f"{job.media_type} {job.media}"
+        return shown + (f"\ncaption: {_preview(job.caption)}" if job.caption else "")
+    return _preview(job.text or "")
+
+
+def _preview(text: str) -> str:
+    return text if len(text) <= PREVIEW else text[:PREVIEW] + "…"
+
+
 def _name(row: Delivery) -> str:
     return row.group_name or row.group_id
 
 
 async def _send_one(
-    ctx: RunContext, run: Run, job: JobConfig, row: Delivery, text: str, abort: _Abort
+    ctx: RunContext, run: Run, job: JobConfig, row: Delivery, compose: Compose, abort: _Abort
 ) -> None:
+    try:
+        content = compose(row)
+    except InvalidInput as exc:  # e.g. a caption too long once this group's name is in it
+        ctx.ledger.mark_sending(run.id, row.group_id)
+        ctx.done(run.id, row.group_id, "failed", code=error_code(exc), detail=explain(exc))
+        return
     ctx.ledger.mark_sending(run.id, row.group_id)  # refused: raises, nothing is sent
     try:
-        message = await ctx.client.send_text(row.group_id, text)
+        message = await ctx.client.send(content, group_id=row.group_id)
     except OutcomeUnknown as exc:
         ctx.done(run.id, row.group_id, "unknown", code=error_code(exc), detail=explain(exc))
         return
