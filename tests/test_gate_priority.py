@@ -63,3 +63,20 @@ async def test_a_cancelled_command_does_not_block_background_work_forever() -> N
     order: list[str] = []
     await asyncio.wait_for(_use(gate, "status", order, background=True), timeout=1)
     assert order == ["status"]
+
+
+async def test_background_work_leaves_half_the_rate_window_to_commands() -> None:
+    now = [0.0]
+    gate = RequestGate(max_rps=4, concurrency=4)
+    gate._rate._clock = lambda: now[0]  # a window that never moves on its own
+    order: list[str] = []
+    for _ in range(2):
+        await asyncio.wait_for(_use(gate, "status", order, background=True), timeout=1)
+    blocked = asyncio.create_task(_use(gate, "status", order, background=True))
+    for _ in range(2):  # the two places background work leaves free
+        await asyncio.wait_for(_use(gate, "command", order, background=False), timeout=1)
+    assert order == ["status", "status", "command", "command"]
+    assert not blocked.done()
+    now[0] = 1.5  # the window has moved on: background work goes on
+    await asyncio.wait_for(blocked, timeout=1)
+    assert order[-1] == "status"

@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+_POLL = 0.01  # seconds between two looks for a free place, when none can be foreseen
+
 
 class SlidingWindowLimiter:
     """At most `limit` requests in any `window` seconds, from start to end."""
@@ -55,9 +57,36 @@ class SlidingWindowLimiter:
         try:
             yield
         finally:
-            self._in_flight -= 1
-            self._ends.append(self._clock())
-            self._ended.set()
+            self.release()
+
+    def release(self) -> None:
+        """Give back a place taken by `hold` or `try_take` (its request ended now)."""
+        self._in_flight -= 1
+        self._ends.append(self._clock())
+        self._ended.set()
+
+    def try_take(self, *, spare: int = 0) -> float | None:
+        """Take a place now if one is free beyond `spare` and nobody waits: None when taken.
+
+        Otherwise the seconds until a place frees by age (a guess when every
+        place is held by a request in flight). Background work polls with
+        this instead of queueing in `hold`'s line, where a command arriving
+        later would have to wait behind it, and leaves `spare` places free
+        so that a command rarely has to wait for one at all.
+        """
+        if self._lock.locked():
+            return _POLL
+        now = self._clock()
+        while self._ends and now - self._ends[0] >= self._window:
+            self._ends.popleft()
+        if self._in_flight + len(self._ends) < self._limit - spare:
+            self._in_flight += 1
+            return None
+        return max(_POLL, self._window - (now - self._ends[0])) if self._ends else _POLL
+
+    @property
+    def limit(self) -> int:
+        return self._limit
 
     async def _take(self) -> None:
         # The lock hands out places in arrival order (asyncio.Lock is FIFO).
@@ -81,7 +110,9 @@ class RequestGate:
 
     Background work (the delivery tracker's status checks) asks with
     `background=True`: it waits until no other request is waiting for the
-    gate, so commands and job sends never queue behind it.
+    gate, never queues in the rate limiter's line, and uses at most half of
+    the rate window, so commands and job sends neither queue behind it nor
+    find the window full of its reads.
     """
 
     def __init__(self, *, max_rps: float, concurrency: int) -> None:
@@ -99,9 +130,9 @@ class RequestGate:
         if background:
             await self._background_slot()
             try:
-                async with self._rate.hold():
-                    yield
+                yield
             finally:
+                self._rate.release()
                 self._slots.release()
             return
         self._waiting += 1
@@ -117,17 +148,26 @@ class RequestGate:
                 self._passed()
 
     async def _background_slot(self) -> None:
-        """Take an in-flight slot once no foreground request waits for one.
+        """Take an in-flight slot and a rate place once no foreground request waits.
 
-        A background caller queued on the semaphore may be woken before a
-        command that came later: it hands the slot back and waits again.
+        A background caller never queues in the rate limiter's line (a
+        command arriving later would wait behind it): it takes a free place
+        or gives its slot back and looks again when one frees. One queued on
+        the semaphore may be woken before a command that came later: it hands
+        the slot back too.
         """
-        for _ in range(1_000_000):  # bounded; each turn means a command went first
+        for _ in range(10_000_000):  # bounded; each turn means a command went first
             await self._quiet.wait()
             await self._slots.acquire()
             if self._waiting == 0:
-                return
+                wait = self._rate.try_take(spare=self._rate.limit // 2)
+                if wait is None:
+                    return
+            else:
+                wait = 0.0
             self._slots.release()
+            if wait > 0:
+                await asyncio.sleep(min(wait, 0.05))
         raise RuntimeError("a background request never got a turn")  # pragma: no cover
 
     def _passed(self) -> None:
