@@ -4,8 +4,9 @@
 one summary line (where the API is, whether Telegram is on, where the store
 is; never a secret's value), a ``warning:`` line per environment variable
 meant for grouppilot that sets nothing (by name only), then one block per job
-with its kind, schedule, zone, targets, state and next three run times in
-ISO 8601 with the offset, in the job's zone. ``every`` jobs count from the
+with its kind, schedule, zone, targets, content (a broadcast's text, template
+and variables, or media and caption, as ``/job`` shows it), state and next
+three run times in ISO 8601 with the offset, in the job's zone. ``every`` jobs count from the
 start of the bot, so their times are shown for a start at ``now``; an ``at``
 time before ``now`` is reported as passed (it would count as missed).
 """
@@ -16,6 +17,7 @@ from datetime import datetime
 
 from bot.config import JobConfig, Settings
 from bot.jobconfig import build_schedule
+from jobs.report import content_lines
 from jobs.schedule import AtSchedule, EverySchedule, Schedule
 
 __all__ = ["format_check", "format_summary"]
@@ -89,6 +91,7 @@ def _job_block(job: JobConfig, now: datetime) -> list[str]:
         _line("schedule", schedule.describe()),
         _line("zone", job.timezone),
         _line("targets", ", ".join(job.targets)),
+        *(_line(label, value) for label, value in content_lines(job)),
         _line("state", "enabled" if job.enabled else "disabled"),
         *_next_runs(job, schedule, now),
     ]

@@ -2,16 +2,17 @@
 
 A run's report reads like this (docs/scheduling.md)::
 
-    morning-sales (09:00 America/Sao_Paulo): sent 48, failed 2, unknown 0
+    morning-sales (09:00 America/Sao_Paulo): queued 48, failed 2, unknown 0
     - Sales Rio (120363000000000001@g.us): failed WHATSAPP_UPSTREAM_ERROR
     - Support (120363000000000002@g.us): unknown OUTCOME_UNKNOWN (may have gone out; not resent)
 
-Failed groups come first, then unknown ones, then sent messages whose pin
+Failed groups come first, then unknown ones, then queued messages whose pin
 failed; at most :data:`MAX_LINES` groups are listed. The kind names the
-groups done (:attr:`jobs.kinds.JobKind.done`: an invite reset counts ``reset``
-instead of ``sent``). A run that is not the plain scheduled one says so in the
-parentheses (``catch-up``, ``manual``, with the date). ``notify`` decides
-whether a report goes out at all (:func:`should_report`); what a kind
+groups done (:attr:`jobs.kinds.JobKind.done`: a broadcast counts ``queued``,
+since the API only queued its messages; an invite reset counts ``reset``).
+A run that is not the plain scheduled one says so in the parentheses
+(``catch-up``, ``manual``, with the date). ``notify`` decides whether a
+report goes out at all (:func:`should_report`); what a kind
 announces whatever ``notify`` says (an invite reset's new links) is the
 kind's own (:meth:`jobs.kinds.JobKind.announcement`).
 
@@ -19,6 +20,10 @@ The delivery tracker (:mod:`jobs.tracker`) adds two follow-ups: a run whose
 messages later failed (:func:`run_followup`) and a ``/send``'s outcome
 (:func:`send_followup`), with counts like ``queued 1 · delivered 3 · failed 1``
 (:func:`delivery_counts`, zeros left out).
+
+``/job`` and ``grouppilot check`` show a broadcast's content the same way
+(:func:`content_lines`): its text, its template and variables, or its media
+and caption.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.durations import rounded_duration
+from bot.jobconfig import JobConfig
 from jobs.kinds import KINDS
 from jobs.records import Delivery, Run
 from jobs.schedule import load_zone
 
 __all__ = [
     "MAX_LINES",
+    "content_lines",
     "delivery_counts",
     "history_line",
     "local_time",
@@ -73,7 +80,7 @@ def run_title(run: Run) -> str:
 
 def _counts(run: Run) -> str:
     kind = KINDS.get(run.kind)
-    done = kind.done if kind is not None else "sent"  # a kind no longer known: a broadcast's word
+    done = kind.done if kind is not None else "queued"  # a kind no longer known: a broadcast's word
     return f"{done} {run.sent}, failed {run.failed}, unknown {run.unknown}"
 
 
@@ -86,7 +93,7 @@ def _group_lines(job: str, deliveries: Sequence[Delivery]) -> list[str]:
         f"- {d.label}: unknown {d.code or 'OUTCOME_UNKNOWN'} (may have gone out; not resent)"
         for d in unknown
     ]
-    lines += [f"- {d.label}: sent, but the pin failed ({d.pin})" for d in pins]
+    lines += [f"- {d.label}: queued, but the pin failed ({d.pin})" for d in pins]
     if len(lines) > MAX_LINES:
         more = len(lines) - MAX_LINES
         lines = [*lines[:MAX_LINES], f"… and {more} more (see /job {job})"]
@@ -165,3 +172,18 @@ def send_followup(command: str, counts: dict[str, int], failed: Sequence[tuple[s
     shown = command if len(command) <= 60 else command[:59] + "…"
     lines = [f"Delivery of {shown}: {delivery_counts(counts) or 'nothing to report'}"]
     return "\n".join(lines + _failed_lines("", failed))
+
+
+def content_lines(job: JobConfig) -> list[tuple[str, str]]:
+    """A job's content as ``(label, value)`` lines; none for a kind without content.
+
+    ``text``; or ``template`` and ``variables`` (``none`` when it has none);
+    or ``media`` (its type and URL) and ``caption`` when there is one.
+    """
+    if job.template is not None:
+        pairs = ", ".join(f"{name}={value}" for name, value in (job.variables or {}).items())
+        return [("template", job.template), ("variables", pairs or "none")]
+    if job.media is not None:
+        lines = [("media", f"{job.media_type} {job.media}")]
+        return lines + ([("caption", job.caption)] if job.caption else [])
+    return [("text", job.text)] if job.text is not None else []

@@ -17,9 +17,9 @@ from jobs.definitions import JobDefinition, JobState
 from jobs.records import Run
 from jobs.schedule import Schedule
 from jobs.scheduler import JobScheduler
-from jobs.tracking import Tracking
+from jobs.tracking import FINAL, Tracking, run_batch
 
-__all__ = ["JobView", "delivery_counts", "job_view", "job_views", "upcoming"]
+__all__ = ["JobView", "RunDelivery", "delivery_counts", "job_view", "job_views", "upcoming"]
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,25 @@ def upcoming(scheduler: JobScheduler, limit: int = 3) -> list[tuple[str, datetim
     return ordered[:limit]
 
 
-def delivery_counts(scheduler: JobScheduler, runs: list[Run]) -> dict[int, dict[str, int]]:
+@dataclass(frozen=True)
+class RunDelivery:
+    """What became of a run's messages, and whether the tracker still follows some."""
+
+    counts: dict[str, int]  # by provider status word (queued … failed)
+    open_until: datetime | None = None  # latest horizon of a message not final yet
+    following: bool = False  # that horizon is still ahead: the counts may still change
+
+
+def delivery_counts(scheduler: JobScheduler, runs: list[Run]) -> dict[int, RunDelivery]:
     """Each run's messages by provider status (queued … failed); runs without data left out."""
     tracking = Tracking(scheduler.context.store.db)
-    counts = {run.id: tracking.run_counts(run.id) for run in runs}
-    return {run_id: found for run_id, found in counts.items() if found}
+    now = scheduler.clock()
+    found: dict[int, RunDelivery] = {}
+    for run in runs:
+        counts = tracking.run_counts(run.id)
+        if not counts:
+            continue
+        horizons = [m.until for m in tracking.messages(run_batch(run.id)) if m.status not in FINAL]
+        until = max(horizons, default=None)
+        found[run.id] = RunDelivery(counts, until, until is not None and until > now)
+    return found

@@ -75,6 +75,7 @@ def test_example_config_report() -> None:
         '  schedule: cron "0 9 * * mon-fri"',
         "  zone:     America/Sao_Paulo",
         "  targets:  all-sales",
+        "  text:     Good morning, {group}! Today is {date:%d/%m}.",
         "  state:    enabled",
         "  next:     2026-11-30T09:00:00-03:00",
         "            2026-12-01T09:00:00-03:00",
@@ -195,6 +196,53 @@ def test_invite_reset_and_targets_listed(settings_from: Callable[[str], Settings
     lines = block(format_check(settings_from(text), now=NOW), "j")
     assert "  kind:     invite_reset" in lines
     assert "  targets:  sales, all, 120363000000000002@g.us" in lines
+
+
+@pytest.mark.parametrize(
+    ("content", "shown"),
+    [
+        (
+            'text = "Hello {group}"',
+            ["  text:     Hello {group}"],
+        ),
+        (
+            'template = "boas_vindas"\nvariables = { nome = "equipe {group}", cupom = "X-{date}" }',
+            ["  template: boas_vindas", "  variables: nome=equipe {group}, cupom=X-{date}"],
+        ),
+        (
+            'template = "aviso"',
+            ["  template: aviso", "  variables: none"],
+        ),
+        (
+            'media = "https://example.com/menu.pdf"\nmedia_type = "document"\n'
+            'caption = "Menu for {weekday}"',
+            ["  media:    document https://example.com/menu.pdf", "  caption:  Menu for {weekday}"],
+        ),
+        (
+            'media = "https://example.com/a.png"\nmedia_type = "image"',
+            ["  media:    image https://example.com/a.png"],
+        ),
+    ],
+    ids=["text", "template", "template-no-variables", "media-caption", "media"],
+)
+def test_broadcast_content_shown_after_targets(
+    settings_from: Callable[[str], Settings], content: str, shown: list[str]
+) -> None:
+    text = GROUPS + (
+        '[[jobs]]\nname = "j"\nkind = "broadcast"\ncron = "0 9 * * *"\n'
+        f'targets = ["sales"]\n{content}\n'
+    )
+    lines = block(format_check(settings_from(text), now=NOW), "j")
+    start = lines.index("  targets:  sales") + 1
+    assert lines[start : start + len(shown) + 1] == [*shown, "  state:    enabled"]
+
+
+def test_invite_reset_shows_no_content(settings_from: Callable[[str], Settings]) -> None:
+    lines = block(
+        format_check(settings_from(job('cron = "0 3 * * *"', kind="invite_reset")), now=NOW), "j"
+    )
+    labels = {line.split(":", 1)[0].strip() for line in lines[1:]}
+    assert labels.isdisjoint({"text", "template", "variables", "media", "caption"})
 
 
 def test_one_block_per_job_in_config_order(settings_from: Callable[[str], Settings]) -> None:

@@ -21,6 +21,7 @@ from scheduler_kit import (
 )
 
 from bot.commands.types import Pending, Principal, Reply
+from jobs.tracking import Tracking, run_batch
 
 JOBS = [
     broadcast(timezone="America/Sao_Paulo", targets=["all-sales"]),
@@ -76,6 +77,82 @@ async def test_job_shows_details_and_recent_runs(bot: Harness) -> None:
     assert "state: active" in text
     assert "next run: 2026-11-29 09:00 -0300" in text
     assert "  2026-11-28 09:00 -0300 schedule: ok, queued 2, failed 0, unknown 0 in 0s" in text
+
+
+def _content_job(**content: object) -> dict[str, object]:
+    job = broadcast("promo", **content)
+    if "text" not in content:
+        job.pop("text")
+    return job
+
+
+@pytest.mark.parametrize(
+    ("content", "shown"),
+    [
+        ({"text": "Hi {group}"}, ["text: Hi {group}"]),
+        (
+            {"template": "boas_vindas", "variables": {"nome": "equipe {group}", "cupom": "X1"}},
+            ["template: boas_vindas", "variables: nome=equipe {group}, cupom=X1"],
+        ),
+        ({"template": "aviso"}, ["template: aviso", "variables: none"]),
+        (
+            {"media": "https://example.com/m.pdf", "media_type": "document", "caption": "{date}"},
+            ["media: document https://example.com/m.pdf", "caption: {date}"],
+        ),
+        (
+            {"media": "https://example.com/a.png", "media_type": "image"},
+            ["media: image https://example.com/a.png"],
+        ),
+    ],
+    ids=["text", "template", "template-no-variables", "media-caption", "media"],
+)
+async def test_job_shows_the_content_mode(
+    make_harness: HarnessFactory, content: dict[str, object], shown: list[str]
+) -> None:
+    bot = await make_harness([_content_job(**content)]).start()
+    reply = await say(bot, "/job promo", VIEWER)
+    assert reply.ok, reply.text
+    lines = reply.text.splitlines()
+    start = lines.index("targets: all-sales") + 1
+    assert lines[start : start + len(shown)] == shown
+    assert lines[start + len(shown)].startswith("pin no · ")
+    others = {"text", "template", "variables", "media", "caption"} - {
+        line.split(":", 1)[0] for line in shown
+    }
+    assert not [line for line in lines if line.split(":", 1)[0] in others]
+
+
+async def test_job_shows_no_content_for_an_invite_reset(bot: Harness) -> None:
+    reply = await say(bot, "/job links", VIEWER)
+    lines = reply.text.splitlines()
+    assert lines[2] == "targets: vip"
+    assert lines[3].startswith("announce yes · "), lines  # the options: no content line between
+
+
+def delivery_line(reply: Reply) -> str:
+    [line] = [line.strip() for line in reply.text.splitlines() if "delivery:" in line]
+    return line
+
+
+async def test_job_says_whether_delivery_is_still_followed(bot: Harness) -> None:
+    await bot.advance(days=1)  # the 09:00 -0300 run queues 2 messages, followed for 30m
+    [run] = bot.runs("morning")
+    following = await say(bot, "/job morning", VIEWER)
+    assert delivery_line(following) == "delivery: queued 2 (following until 09:30)"
+
+    tracking = Tracking(bot.store.db)
+    first, second = tracking.messages(run_batch(run.id))
+    tracking.record_check(first, now=bot.clock(), status="READ")
+    partly = await say(bot, "/job morning", VIEWER)
+    assert delivery_line(partly) == "delivery: queued 1 · read 1 (following until 09:30)"
+
+    await bot.advance(minutes=31)  # past the horizon: the second one's status is the last known
+    past = await say(bot, "/job morning", VIEWER)
+    assert delivery_line(past) == "delivery: queued 1 · read 1 (last known: followed until 09:30)"
+
+    tracking.record_check(second, now=bot.clock(), status="FAILED", code="X")
+    settled = await say(bot, "/job morning", VIEWER)
+    assert delivery_line(settled) == "delivery: read 1 · failed 1"
 
 
 @pytest.mark.parametrize(("typed", "hint"), [("mornin", "Did you mean morning?"), ("zzz", "Jobs:")])

@@ -96,7 +96,7 @@ async def test_a_failed_pin_is_reported_but_the_message_counts_as_sent(
     [run] = harness.runs("morning")
     assert (run.outcome, run.sent) == ("ok", 2)
     [report] = harness.notes.texts
-    assert "sent, but the pin failed (NOT_SUPPORTED_ON_EVOLUTION)" in report
+    assert "queued, but the pin failed (NOT_SUPPORTED_ON_EVOLUTION)" in report
 
 
 @pytest.mark.parametrize("gap", ["10s", "2m"])

@@ -2,9 +2,13 @@
 
 Thin handlers over :class:`jobs.scheduler.JobScheduler`. Reads work in any
 process (``exec`` included: from the config and the database); changes need
-the scheduler of a running bot. ``/run`` asks first when the job's kind has a
-question (:meth:`jobs.kinds.JobKind.run_question`: a broadcast shows its text), goes
-through the job's overlap policy, and waits up to :data:`MANUAL_WAIT`
+the scheduler of a running bot. ``/job`` shows a broadcast's content (its
+text, its template and variables, or its media and caption) and, under each
+recent run, what became of its messages (``delivery: queued 1 · read 3``,
+with ``following until 09:30`` while the tracker still follows some).
+``/run`` checks a template job's template online, asks first when the job's
+kind has a question (:meth:`jobs.kinds.JobKind.run_question`: a broadcast
+shows its content), goes through the job's overlap policy, and waits up to :data:`MANUAL_WAIT`
 seconds to answer with the run's outcome (a longer run answers "started" and
 reports to the notify chats when it ends). When the job's ``notify`` sent the
 report to the notify chats, the answer is only its first line; otherwise it
@@ -22,10 +26,10 @@ from bot.commands.schedule_parse import ScheduleRequest, parse_schedule
 from bot.commands.types import Reply
 from bot.durations import format_duration
 from jobs.kinds import kind_of
+from jobs.report import content_lines, history_line, local_time, run_report, should_report
 from jobs.report import delivery_counts as counts_line
-from jobs.report import history_line, local_time, run_report, should_report
 from jobs.scheduler import JobNotFound, JobScheduler, SchedulerNotRunning
-from jobs.views import JobView, delivery_counts, job_view, job_views
+from jobs.views import JobView, RunDelivery, delivery_counts, job_view, job_views
 
 __all__ = [
     "MANUAL_WAIT",
@@ -112,8 +116,7 @@ async def show_job(ctx: Context, args: list[str]) -> Reply:
         f"schedule: {view.schedule.describe()} in {config.timezone}",
         f"targets: {', '.join(config.targets)}",
     ]
-    if config.text is not None:
-        lines.append(f"text: {config.text}")
+    lines += [f"{label}: {value}" for label, value in content_lines(config)]
     options = [
         kind_of(config).option(config),
         f"gap {format_duration(config.gap)}",
@@ -142,8 +145,19 @@ async def show_job(ctx: Context, args: list[str]) -> Reply:
     for run in runs:
         lines.append(f"  {history_line(run)}")
         if run.id in delivery:
-            lines.append(f"    delivery: {counts_line(delivery[run.id])}")
+            lines.append(f"    delivery: {_delivery(delivery[run.id], config.timezone)}")
     return Reply("\n".join(lines))
+
+
+def _delivery(delivery: RunDelivery, zone: str) -> str:
+    """The counts, and whether they may still change (the tracker follows until a horizon)."""
+    text = counts_line(delivery.counts)
+    if delivery.open_until is None:
+        return text  # every message reached a final status
+    until = local_time(delivery.open_until, zone, date=False)
+    if delivery.following:
+        return f"{text} (following until {until})"
+    return f"{text} (last known: followed until {until})"
 
 
 async def run_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
