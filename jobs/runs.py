@@ -101,7 +101,7 @@ class RunExecutor:
             return interrupted
         final = ledger.finish(run.id)
         log.info(
-            "%s: run %s %s (sent %d, failed %d, unknown %d)",
+            "%s: run %s %s (done %d, failed %d, unknown %d)",
             run.job,
             run.id,
             final.outcome,

@@ -67,7 +67,7 @@ Compose = Callable[[Delivery], Content]
 
 
 class Broadcast(JobKind):
-    """Sends the job's text (rendered per group), pinned when ``pin = true``."""
+    """Sends the job's text, template or media (rendered per group), pinned when ``pin = true``."""
 
     name: ClassVar[KindName] = "broadcast"
     action: ClassVar[str] = "send"
