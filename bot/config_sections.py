@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 SANDBOX = "sandbox"
+MAX_MIN_INTERVAL = timedelta(days=7)  # scheduler.min_interval
 MAX_TRACKING = timedelta(days=7)  # messages.track_delivery: no provider keeps status longer
 
 
@@ -157,15 +158,25 @@ class StorageSettings(_Section):
 
 
 class SchedulerSettings(_Section):
-    """``[scheduler]``: the default IANA zone of jobs."""
+    """``[scheduler]``: the default IANA zone of jobs, and the fastest chat broadcast."""
 
     timezone: str = "UTC"
+    # /schedule refuses a broadcast that would run more often than this (config jobs are
+    # reviewed before they are deployed; chat jobs are typed in a hurry).
+    min_interval: Duration = timedelta(minutes=15)
 
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
         load_zone(value.strip())
         return value.strip()
+
+    @field_validator("min_interval")
+    @classmethod
+    def _check_min_interval(cls, value: timedelta) -> timedelta:
+        if value > MAX_MIN_INTERVAL:
+            raise ValueError(f"at most {format_duration(MAX_MIN_INTERVAL)}")
+        return value
 
 
 DEFAULT_INVITE = "Hello! You are invited to join the WhatsApp group {group}: {link}"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -32,6 +32,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     ModelWrapValidatorHandler,
     ValidationError,
     field_validator,
@@ -97,6 +98,36 @@ def _at(value: Any) -> datetime:
     return when
 
 
+def _date(value: Any) -> date:
+    """A calendar date: a TOML date or ``YYYY-MM-DD`` text (chat and JSON)."""
+    if isinstance(value, datetime):
+        raise ValueError(f"expected a date such as 2026-12-25, got a time: {excerpt(value)}")
+    if isinstance(value, date):
+        when = value
+    elif isinstance(value, str):
+        _not_too_long(value, "date", limit=40)
+        try:
+            when = date.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"expected a date such as 2026-12-25, got {excerpt(value)}") from None
+    else:
+        raise ValueError(f"expected a date such as 2026-12-25, got {excerpt(value)}")
+    if not AT_YEARS[0] <= when.year <= AT_YEARS[1]:
+        raise ValueError(f"{when.isoformat()}: the year must be {AT_YEARS[0]} to {AT_YEARS[1]}")
+    return when
+
+
+MAX_SKIP_DATES = 1000
+
+
+def _dates(value: Any) -> list[date]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list of dates such as [2026-12-25, 2027-01-01]")
+    if len(value) > MAX_SKIP_DATES:
+        raise ValueError(f"at most {MAX_SKIP_DATES} dates")
+    return sorted({_date(item) for item in value})
+
+
 def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else check(value)
 
@@ -143,6 +174,11 @@ class JobConfig(BaseModel):
     notify: Literal["always", "failures", "never"] = "always"
     announce: bool = True
     enabled: bool = True
+    # Policies (every kind): pause after N failed runs in a row; no run after `until`
+    # (a date, the last day runs may happen, in the job's zone); none on `skip_dates`.
+    pause_on_failure: int | None = Field(default=None, ge=1, le=1000)
+    until: Annotated[date | None, BeforeValidator(_optional(_date))] = None
+    skip_dates: Annotated[list[date], BeforeValidator(_dates)] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod

@@ -118,6 +118,7 @@ def command_options(settings: Settings) -> CommandOptions:
         config_jobs=tuple(settings.jobs),
         invite_text=settings.messages.invite,
         track_delivery=settings.messages.track_delivery,
+        min_interval=settings.scheduler.min_interval,
     )
 
 

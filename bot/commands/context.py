@@ -45,6 +45,7 @@ class CommandOptions:
     config_jobs: tuple[JobConfig, ...]  # /status in a process without a scheduler
     invite_text: str  # messages.invite: the invite-link message, with {group} and {link}
     track_delivery: timedelta  # how long sent messages are followed (0: not at all)
+    min_interval: timedelta  # scheduler.min_interval: the fastest /schedule broadcast
 
 
 @dataclass(frozen=True)
