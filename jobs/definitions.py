@@ -4,7 +4,8 @@ A :class:`JobDefinition` is a validated :class:`bot.jobconfig.JobConfig` plus
 where it came from (``config`` or ``chat``), who made it and when. The
 :class:`DefinitionBook` keeps them in the ``job_definitions`` table as JSON
 (never pickles): :meth:`DefinitionBook.rebuild_config` replaces the config
-jobs at every start, chat jobs stay until ``/unschedule``. A chat job whose
+jobs at every start, chat jobs stay until ``/unschedule`` (``/reschedule`` and
+``/edit`` change them in place). A chat job whose
 name a config job has since taken is kept in the table but shadowed (not
 loaded) while the config job exists.
 
@@ -39,6 +40,7 @@ __all__ = [
     "JobState",
     "job_from_data",
     "job_to_data",
+    "same_schedule",
     "stamp",
 ]
 
@@ -75,6 +77,16 @@ def job_to_data(job: JobConfig) -> dict[str, Any]:
     data.update(name=job.name, kind=job.kind, targets=list(job.targets))
     data.setdefault("timezone", job.timezone)
     return data
+
+
+def same_schedule(old: JobConfig, new: JobConfig) -> bool:
+    """Whether two versions of a job run at the same times (schedule and zone)."""
+    return (old.cron, old.every, old.at, old.timezone) == (
+        new.cron,
+        new.every,
+        new.at,
+        new.timezone,
+    )
 
 
 def job_from_data(data: dict[str, Any]) -> JobConfig:
@@ -176,12 +188,19 @@ class DefinitionBook:
         )
         return self._load(rows[0]) if rows else None
 
+    def name_taken(self, name: str) -> str | None:
+        """Why ``name`` cannot be a new ``/schedule`` job's (a job has it), or None."""
+        existing = self.get(name)
+        if existing is None:
+            return None
+        where = "a config job" if existing.source == "config" else "a /schedule job"
+        return f"There is already {where} called '{name}'."
+
     def add_chat(self, job: JobConfig, *, by: str) -> JobDefinition:
         """Store a ``/schedule`` job; DefinitionError when the name is taken."""
-        existing = self.get(job.name)
-        if existing is not None:
-            where = "a config job" if existing.source == "config" else "a /schedule job"
-            raise DefinitionError(f"There is already {where} called '{job.name}'.")
+        taken = self.name_taken(job.name)
+        if taken is not None:
+            raise DefinitionError(taken)
         now = self._clock()
         position = next(
             iter(self._db.query("SELECT COUNT(*) AS n FROM job_definitions WHERE source = 'chat'"))
@@ -212,6 +231,26 @@ class DefinitionBook:
                 "DELETE FROM job_definitions WHERE name = ? AND source = 'chat'", (name,)
             )
             self._db.execute("DELETE FROM job_state WHERE name = ?", (name,))
+
+    def update_chat(self, job: JobConfig) -> JobDefinition:
+        """Change a ``/schedule`` job in place (``/reschedule``, ``/edit``): the same row,
+        name and history. A new schedule or zone moves the floor to now: runs the new
+        schedule would have had before the change were never due."""
+        existing = self.get(job.name)
+        if existing is None:
+            raise DefinitionError(f"No job called '{job.name}'.")
+        if existing.source != "chat":
+            raise DefinitionError(
+                f"'{job.name}' is a config job: change it in the config file (and restart)."
+            )
+        with self._db.atomic():
+            self._db.execute(
+                "UPDATE job_definitions SET definition = ? WHERE name = ? AND source = 'chat'",
+                (json.dumps(job_to_data(job)), job.name),
+            )
+            if not same_schedule(existing.config, job):
+                self.set_floor(job.name, self._clock())
+        return JobDefinition(job, "chat", existing.created_by, existing.created_at)
 
     @classmethod
     def _load(cls, row: dict[str, Any]) -> JobDefinition | None:

@@ -545,6 +545,15 @@ class JobScheduler:
         self.arm(slot, after=self.clock())
         return slot
 
+    def replace_chat(self, job: JobConfig) -> Slot:
+        """``/reschedule``, ``/edit``: change a chat job in place (same name and history) and
+        re-arm it; a run in progress finishes as it began."""
+        self.require_running()
+        slot = self.slot(job.name)
+        slot.redefine(self.book.update_chat(job), start=self.clock())
+        self.arm(slot, after=self.clock())
+        return slot
+
     def remove(self, name: str) -> None:
         """``/unschedule``: delete a chat job; a run in progress finishes."""
         self.require_running()

@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal
 
-from bot.jobconfig import JobConfig
+from bot.jobconfig import JobConfig, build_schedule
 from bot.services import Refusal, did_you_mean
 from bot.usertext import excerpt
-from jobs.definitions import JobDefinition, job_to_data
+from jobs.definitions import JobDefinition, job_to_data, same_schedule
 from jobs.records import Run, Trigger
 from jobs.schedule import Schedule
 
@@ -97,8 +97,17 @@ class Slot:
 
     @cached_property
     def config_data(self) -> dict[str, Any]:
-        """The job as stored in each run's history row, built once (the definition is fixed)."""
+        """The job as stored in each run's history row, built once per definition."""
         return job_to_data(self.definition.config)
+
+    def redefine(self, definition: JobDefinition, *, start: datetime) -> None:
+        """A chat job changed (``/reschedule``, ``/edit``): the next runs use the new
+        definition; a run in progress keeps the one it started with. A new schedule or
+        zone counts from ``start`` (an ``every`` job); an unchanged one keeps its rhythm."""
+        if not same_schedule(self.config, definition.config):
+            self.schedule = build_schedule(definition.config, start=start)
+        self.definition = definition
+        self.__dict__.pop("config_data", None)  # drop the cached form of the old definition
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import pytest
 from conftest import ADMIN
 from scheduler_kit import HarnessFactory, StorageFault, broadcast
 
-from bot.commands.types import Reply
+from bot.commands.types import Pending, Reply
 
 
 @pytest.mark.parametrize(
@@ -27,6 +27,8 @@ async def test_a_command_the_database_refuses_says_so_in_one_sentence(
     harness = await make_harness([broadcast(targets=["sales"], text="x")]).start()
     StorageFault(harness.store.db).read_only()  # every write refused
     reply = await harness.layer.execute(command, ADMIN)
+    if isinstance(reply, Pending):  # /schedule asks first: the write comes on Confirm
+        reply = await harness.layer.confirm(reply.token, ADMIN)
     assert isinstance(reply, Reply)
     assert not reply.ok
     assert "Internal error" not in reply.text

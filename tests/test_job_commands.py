@@ -278,7 +278,7 @@ async def test_pause_and_resume(bot: Harness) -> None:
 async def test_schedule_stores_and_arms_a_job(
     bot: Harness, command: str, kind: str, schedule: str, target: str
 ) -> None:
-    reply = await say(bot, command)
+    reply = await say(bot, command, confirm=True)
     assert reply.ok, reply.text
     assert reply.text.startswith(f"Scheduled promo: {schedule} (UTC)")
     definition = bot.scheduler.book.get("promo")
@@ -290,8 +290,8 @@ async def test_schedule_stores_and_arms_a_job(
 
 
 async def test_schedule_keeps_the_text_as_typed(bot: Harness) -> None:
-    await say(bot, "/schedule promo every 10m send sales It's {weekday}!\nSee you")
-    await bot.advance(minutes=10)
+    await say(bot, "/schedule promo every 15m send sales It's {weekday}!\nSee you", confirm=True)
+    await bot.advance(minutes=15)
     assert bot.texts_to(SALES) == ["It's Friday!\nSee you"]
 
 
@@ -328,14 +328,14 @@ async def test_bad_schedule_is_refused_and_nothing_stored(
 
 
 async def test_a_taken_chat_name_is_refused(bot: Harness) -> None:
-    assert (await say(bot, "/schedule promo every 1h send all Hi")).ok
+    assert (await say(bot, "/schedule promo every 1h send all Hi", confirm=True)).ok
     reply = await say(bot, "/schedule promo every 2h send sales Bye")
     assert not reply.ok
     assert "already a /schedule job called 'promo'" in reply.text
 
 
 async def test_unschedule_asks_then_deletes_keeping_history(bot: Harness) -> None:
-    await say(bot, "/schedule promo every 1h send sales Hi")
+    await say(bot, "/schedule promo every 1h send sales Hi", confirm=True)
     await bot.advance(hours=1)
     outcome = await bot.layer.execute("/unschedule promo", ADMIN)
     assert isinstance(outcome, Pending)

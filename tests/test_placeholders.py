@@ -16,7 +16,7 @@ import pytest
 from conftest import ADMIN
 from scheduler_kit import SALES, Harness, HarnessFactory, broadcast
 
-from bot.commands.types import Reply
+from bot.commands.types import Pending, Reply
 from bot.config import ConfigError, load_config
 from bot.placeholders import MAX_WIDTH, check_text, render_text
 
@@ -116,6 +116,8 @@ async def bot(make_harness: HarnessFactory) -> Harness:
 
 async def schedule(bot: Harness, text: str) -> Reply:
     reply = await bot.layer.execute(text, ADMIN)
+    if isinstance(reply, Pending):  # a valid /schedule asks to confirm
+        reply = await bot.layer.confirm(reply.token, ADMIN)
     assert isinstance(reply, Reply)
     return reply
 

@@ -54,7 +54,9 @@ async def test_a_confirmed_run_of_a_job_removed_meanwhile_is_refused_in_one_sent
     make_harness: HarnessFactory,
 ) -> None:
     bot: Harness = await make_harness([broadcast()]).start()
-    assert (await bot.layer.execute("/schedule promo every 1h send sales Hi", ADMIN)).ok
+    scheduled = await bot.layer.execute("/schedule promo every 1h send sales Hi", ADMIN)
+    assert isinstance(scheduled, Pending)  # /schedule asks to confirm
+    assert (await bot.layer.confirm(scheduled.token, ADMIN)).ok
     run = await bot.layer.execute("/run promo", ADMIN)
     assert isinstance(run, Pending)
     remove = await bot.layer.execute("/unschedule promo", ADMIN)

@@ -11,7 +11,7 @@ Commands that touch nothing of the kind (``/help``, ``/aliases``, ``/jobs``,
 
 from __future__ import annotations
 
-from bot.commands import aliases, groups, info, jobs, membership, send, templates
+from bot.commands import aliases, groups, info, job_edit, jobs, membership, send, templates
 from bot.commands.registry import CommandSpec, Registry
 from bot.commands.send_content import SEND_USAGE
 from bot.commands.types import Rights
@@ -91,12 +91,24 @@ def command_specs() -> list[CommandSpec]:
                     ADMIN, jobs.resume_job, min_args=1, max_args=1,
                     example="/resume morning-sales", changes=True, job_arg=0),
         CommandSpec("schedule",
-                    '<name> "<cron>"|every <duration>|at <ISO time> send <target> <text…> '
-                    "| reset-invite <target>",
-                    "a runtime job: a broadcast, or an invite reset",
+                    '<name> [key=value …] "<cron>"|every <duration>|at <ISO time> '
+                    "send <target> <text…> | reset-invite <target>",
+                    "a runtime job: a broadcast, or an invite reset; options tz=, gap=, "
+                    "jitter=, pin=, notify=, until=, skip=, pause_on_failure= "
+                    "(shows the next runs and asks to confirm)",
                     ADMIN, jobs.schedule_job, min_args=2, max_args=2, free_text_after=1,
-                    example='/schedule promo "0 18 * * fri" send all-sales Weekend offers!',
+                    example='/schedule promo tz=America/Sao_Paulo "0 10 * * fri" '
+                    "send all-sales Weekend offers!",
                     changes=True, job_arg=0),
+        CommandSpec("reschedule", job_edit.RESCHEDULE_USAGE,
+                    "give a /schedule job a new schedule, keeping its history (asks to confirm)",
+                    ADMIN, job_edit.reschedule_job, min_args=2, max_args=2, free_text_after=1,
+                    example='/reschedule promo "0 18 * * fri"', changes=True, job_arg=0),
+        CommandSpec("edit", job_edit.EDIT_USAGE,
+                    "change a /schedule job's text or options, keeping its history "
+                    "(asks to confirm)",
+                    ADMIN, job_edit.edit_job, min_args=2, max_args=2, free_text_after=1,
+                    example="/edit promo text Weekend offers, {group}!", changes=True, job_arg=0),
         CommandSpec("unschedule", "<name>", "delete a runtime job (asks to confirm)",
                     ADMIN, jobs.unschedule_job, min_args=1, max_args=1,
                     example="/unschedule promo", changes=True, job_arg=0),

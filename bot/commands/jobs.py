@@ -13,7 +13,9 @@ seconds to answer with the run's outcome (a longer run answers "started" and
 reports to the notify chats when it ends). When the job's ``notify`` sent the
 report to the notify chats, the answer is only its first line; otherwise it
 is the whole report. ``/schedule`` parsing and
-validation live in :mod:`bot.commands.schedule_parse`.
+validation live in :mod:`bot.commands.schedule_parse`; it asks to confirm,
+showing the job and its next runs (:mod:`bot.commands.job_options`).
+``/reschedule`` and ``/edit`` are in :mod:`bot.commands.job_edit`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from bot.commands.context import Confirmation, Context
+from bot.commands.job_options import describe, upcoming
 from bot.commands.schedule_parse import ScheduleRequest, parse_schedule
 from bot.commands.types import Reply
 from bot.durations import format_duration
@@ -228,13 +231,29 @@ async def resume_job(ctx: Context, args: list[str]) -> Reply:
     return Reply(f"Resumed {view.name} from now. Next run: {_when(_view(ctx, view.name))}.")
 
 
-async def schedule_job(ctx: Context, args: list[str]) -> Reply:
+async def schedule_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
     scheduler = _scheduler(ctx)
     scheduler.require_running()
     request = await parse_schedule(ctx, args[0], args[1] if len(args) > 1 else "")
     if isinstance(request, str):
         return Reply.failed(f"Not scheduled: {request}")
-    return _add(ctx, scheduler, request)
+    job, now = request.job, ctx.clock()
+    taken = scheduler.book.name_taken(job.name)  # asked again on Confirm (the store decides)
+    if taken is not None:
+        return Reply.failed(f"Not scheduled: {taken}")
+    what, *details = describe(job, now)
+    question = [
+        f"Schedule {job.name} ({job.kind}): {kind_of(job).verb} {request.described_target}, "
+        f"{what}.",
+        *details,
+        upcoming(job, now),
+        "Schedule it?",
+    ]
+
+    async def do_add() -> Reply:
+        return _add(ctx, scheduler, request)
+
+    return ctx.ask("\n".join(question), do_add)
 
 
 def _add(ctx: Context, scheduler: JobScheduler, request: ScheduleRequest) -> Reply:
