@@ -22,7 +22,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -65,15 +65,14 @@ def job_to_data(job: JobConfig) -> dict[str, Any]:
     """A JSON-ready dict that :func:`job_from_data` reads back into an equal job.
 
     Durations are written the way the config writes them (``"15m"``), an
-    ``at`` time as ISO 8601; keys at their default are left out.
+    ``at`` time and dates (``until``, ``skip_dates``) as ISO 8601; keys at
+    their default are left out.
     """
     data: dict[str, Any] = {}
     for key, value in job.model_dump(exclude_defaults=True).items():
-        if isinstance(value, timedelta):
-            value = format_duration(value)
-        elif isinstance(value, datetime):
-            value = value.isoformat()
-        data[key] = value
+        if isinstance(value, list):
+            value = [_json_value(item) for item in value]  # skip_dates
+        data[key] = _json_value(value)
     data.update(name=job.name, kind=job.kind, targets=list(job.targets))
     data.setdefault("timezone", job.timezone)
     return data
@@ -87,6 +86,15 @@ def same_schedule(old: JobConfig, new: JobConfig) -> bool:
         new.at,
         new.timezone,
     )
+
+
+def _json_value(value: Any) -> Any:
+    """A duration as the config writes it, a time or a date (``until``) as ISO 8601."""
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    if isinstance(value, date):  # a datetime too
+        return value.isoformat()
+    return value
 
 
 def job_from_data(data: dict[str, Any]) -> JobConfig:
