@@ -47,7 +47,7 @@ async def test_tz_runs_a_cron_at_its_local_time(bot: Harness) -> None:
     reply = await bot.layer.confirm(question.token, ADMIN)
 
     assert reply.ok, reply.text
-    assert reply.text.startswith("Scheduled promo: cron \"0 10 * * fri\" (America/Sao_Paulo)")
+    assert reply.text.startswith('Scheduled promo: cron "0 10 * * fri" (America/Sao_Paulo)')
     await bot.advance(hours=2)
     runs = bot.runs("promo")
     assert [run.scheduled for run in runs] == [datetime(2026, 11, 27, 13, 0, tzinfo=UTC)]
@@ -71,8 +71,7 @@ async def test_options_are_stored_and_shown(bot: Harness) -> None:
     assert "text: Hello {group}" in text
     # 2026-12-04 is a skip date: the preview steps over it
     assert (
-        "Next runs: Fri 2026-12-11 10:00 +00:00, Fri 2026-12-18 10:00 +00:00, "
-        "Fri 2026-12-25"
+        "Next runs: Fri 2026-12-11 10:00 +00:00, Fri 2026-12-18 10:00 +00:00, Fri 2026-12-25"
     ) not in text
     assert "Next runs: Fri 2026-12-11 10:00 +00:00, Fri 2026-12-18 10:00 +00:00." in text
 
