@@ -74,13 +74,20 @@ async def reschedule_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
     if isinstance(found, Reply):
         return found
     scheduler, slot = found
-    try:
-        read = read_when(args[1] if len(args) > 1 else "")
-    except ParseError as exc:
-        return Reply.failed(f"Not rescheduled: {exc}")
-    if isinstance(read, str):
-        return Reply.failed(f"Not rescheduled: {read}")
-    schedule, extra = read
+    rest = args[1] if len(args) > 1 else ""
+    words = rest.split()
+    if len(words) > 1 and words[0].lower() not in ("every", "at") and rest[0] not in "\"'":
+        # Only a schedule follows the name: a cron whose quotes the command line took off
+        # (a whole quoted remainder is unquoted), or typed without them.
+        schedule, extra = {"cron": rest}, []
+    else:
+        try:
+            read = read_when(rest)
+        except ParseError as exc:
+            return Reply.failed(f"Not rescheduled: {exc}")
+        if isinstance(read, str):
+            return Reply.failed(f"Not rescheduled: {read}")
+        schedule, extra = read
     if extra:
         return Reply.failed(
             f"Not rescheduled: only a schedule goes after the name, not {excerpt(' '.join(extra))}"
