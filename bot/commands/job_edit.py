@@ -16,6 +16,8 @@ schedule changes (``/reschedule``), as for ``/schedule``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.commands.context import Confirmation, Context
 from bot.commands.job_options import describe, option_values, parse_options, upcoming
 from bot.commands.parsing import ParseError, split_args
@@ -79,7 +81,8 @@ async def reschedule_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
     if len(words) > 1 and words[0].lower() not in ("every", "at") and rest[0] not in "\"'":
         # Only a schedule follows the name: a cron whose quotes the command line took off
         # (a whole quoted remainder is unquoted), or typed without them.
-        schedule, extra = {"cron": rest}, []
+        schedule: dict[str, Any] = {"cron": rest}
+        extra: list[str] = []
     else:
         try:
             read = read_when(rest)
