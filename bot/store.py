@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ from sqlite_utils import Database, Migrations
 from bot.services import from_utc_text, utc_now, utc_text
 from bot.storage_errors import StorageError, check_storage_path, damaged, storage_error
 
-__all__ = ["MIGRATIONS", "AuditEntry", "InviteLinkSeen", "StorageError", "Store"]
+__all__ = ["MIGRATIONS", "AuditEntry", "AuditFilter", "InviteLinkSeen", "StorageError", "Store"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,53 @@ def _schema_v1(db: Database) -> None:
     )
     for statement in statements:
         db.execute(statement)
+
+
+# Outcomes that are not a failure: done, done after a yes, waiting for one, or
+# declined by the admin. Everything else (refused, denied, failed, unknown,
+# usage, unparseable, expired, interrupted, not run…) is one for `/log failed`.
+# Literal SQL (our constants, not input), so that the partial index applies.
+_NOT_FAILED = "('ok', 'confirmed: ok', 'awaiting confirmation', 'cancelled')"
+_COMMAND_NAME = re.compile(r"^\s*/([A-Za-z][A-Za-z0-9_-]*)")
+
+
+def command_name(command: str) -> str:
+    """The command's name as the audit log files it: `/Add@Bot sales …` -> `add`; else ''."""
+    match = _COMMAND_NAME.match(command)
+    return match[1].lower() if match else ""
+
+
+@MIGRATIONS(name="0002_audit_filters")
+def _schema_v2(db: Database) -> None:
+    """`/log` filters: each entry's command name, indexed; the failures, indexed apart.
+
+    Both indexes end in the rowid, so the newest matches are read first and
+    `LIMIT n` stops the walk: as cheap with a year of history as with a day.
+    """
+    db.execute("ALTER TABLE audit_log ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+    rows = db.execute("SELECT id, command FROM audit_log").fetchall()
+    db.conn.executemany(
+        "UPDATE audit_log SET name = ? WHERE id = ?",
+        [(command_name(command), row_id) for row_id, command in rows],
+    )
+    db.execute("CREATE INDEX audit_log_by_name ON audit_log (name, id)")
+    db.execute(
+        f"CREATE INDEX audit_log_failed ON audit_log (id) WHERE outcome NOT IN {_NOT_FAILED}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """What `/log` asks for; empty fields match everything.
+
+    `who` and `text` are substrings (of who, of the command as typed, any
+    of `text`), matched case-insensitively; `name` a command name (`add`).
+    """
+
+    who: str = ""
+    name: str = ""
+    text: tuple[str, ...] = ()
+    failed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,19 +382,39 @@ class Store:
     def audit(self, *, chat: str, who: str, command: str, outcome: str, detail: str = "") -> None:
         """Record one command, allowed or refused; ``command`` is kept exactly as typed."""
         self._db.execute(
-            "INSERT INTO audit_log (at, chat, who, command, outcome, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (self._now(), chat, who, command, outcome, detail),
+            "INSERT INTO audit_log (at, chat, who, command, name, outcome, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self._now(), chat, who, command, command_name(command), outcome, detail),
         )
 
-    def recent_audit(self, limit: int) -> list[AuditEntry]:
-        """The last ``limit`` entries, the most recently recorded first."""
+    def recent_audit(self, limit: int, where: AuditFilter | None = None) -> list[AuditEntry]:
+        """The last ``limit`` entries matching ``where``, the most recently recorded first."""
         if limit < 0:
             raise ValueError(f"limit must not be negative, got {limit}")
+        terms: list[str] = []
+        params: list[Any] = []
+        if where is not None:
+            if where.name:
+                terms.append("name = ?")
+                params.append(where.name)
+            if where.failed:
+                terms.append(f"outcome NOT IN {_NOT_FAILED}")
+            if where.who:
+                terms.append("instr(lower(who), lower(?)) > 0")
+                params.append(where.who)
+            if where.text:
+                terms.append(
+                    "("
+                    + " OR ".join("instr(lower(command), lower(?)) > 0" for _ in where.text)
+                    + ")"
+                )
+                params += where.text
+        # The terms are the constant texts above; every value typed is a parameter.
+        condition = f" WHERE {' AND '.join(terms)}" if terms else ""
         rows = self._rows(
-            "SELECT at, chat, who, command, outcome, detail FROM audit_log"
-            " ORDER BY id DESC LIMIT ?",
-            (limit,),
+            "SELECT at, chat, who, command, outcome, detail FROM audit_log"  # noqa: S608
+            f"{condition} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
         )
         return [AuditEntry(**{**row, "at": from_utc_text(row["at"])}) for row in rows]
 

@@ -179,3 +179,49 @@ async def test_internal_error_is_logged_with_an_id(layer, sandbox, monkeypatch, 
     assert "RuntimeError: boom" in caplog.text
     # ...and the layer goes on.
     assert (await run(layer, "/aliases")).ok
+
+
+# -- issue 12: a reason for a number left out of a new group; hints that fit the error -----------
+
+
+async def test_create_says_why_a_number_is_likely_missing(layer, sandbox) -> None:
+    reply = await run(layer, '/create "Reasons team" 5511977771111 5511955550000')
+    created = next(g for g in sandbox.groups.values() if g.name == "Reasons team")
+    blocked = next(line for line in reply.text.splitlines() if line.startswith("+5511955550000"))
+    assert blocked == (
+        f"+5511955550000: not added; send them the invite link instead (/invite {created.id}). "
+        "Not in the group after creating it: likely their privacy settings, "
+        "or the number is not on WhatsApp."
+    )
+    assert "+5511977771111: added" in reply.text.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("command", "sentence"),
+    [
+        (
+            "/pin sales ABC123",
+            "The WhatsApp API does not know that message (MESSAGE_NOT_FOUND): check the message "
+            "id (`last` means the last one the bot sent there).",
+        ),
+        (
+            "/unpin sales ABC123",
+            "The WhatsApp API does not know that message (MESSAGE_NOT_FOUND): check the message "
+            "id (`last` means the last one the bot sent there).",
+        ),
+        (
+            "/pin 120363999999999999@g.us ABC123",
+            "The WhatsApp API does not know that group (GROUP_NOT_FOUND): check the id, or list "
+            "groups with /groups.",
+        ),
+        (
+            "/invite 120363999999999999@g.us",
+            "The WhatsApp API does not know that group (GROUP_NOT_FOUND): check the id, or list "
+            "groups with /groups.",
+        ),
+    ],
+)
+async def test_not_found_hints_point_at_the_right_list(layer, command, sentence) -> None:
+    reply = await run(layer, command)
+    assert not reply.ok
+    assert reply.text == sentence

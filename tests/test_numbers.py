@@ -332,3 +332,51 @@ async def test_any_national_number_reaches_the_api_with_its_country_code(
     sandbox.reset_stats()
     await run(layer_for(region, settings, client, store), f"/add sales {typed}")
     assert received(sandbox, "add") == [[digits]]
+
+
+# -- national numbers without their area code ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("region", "typed"),
+    [
+        ("BR", "97777-1111"),  # a mobile number, no area code
+        ("BR", "3333-4444"),  # a landline, no area code
+        ("GB", "123 4567"),
+        ("DE", "12 34"),
+    ],
+)
+async def test_a_number_without_its_area_code_is_refused_before_any_call(
+    settings, client, store, sandbox, region, typed
+) -> None:
+    sandbox.reset_stats()
+    reply = await run(layer_for(region, settings, client, store), f"/add sales {typed}")
+    assert not reply.ok
+    assert f"'{typed}' looks like a number without its area code: write it with the area code" in (
+        reply.text
+    )
+    assert received(sandbox, "add") == []
+
+
+def test_the_area_code_sentence_gives_an_example_of_the_region() -> None:
+    with pytest.raises(InvalidNumber) as refused:
+        PhoneNumber.parse("97777-1111", "BR")
+    assert str(refused.value) == (
+        "'97777-1111' looks like a number without its area code: write it with the area code, "
+        "e.g. +55 11 96123-4567"
+    )
+
+
+@pytest.mark.parametrize(
+    ("region", "typed", "digits"),
+    [
+        ("BR", "11 97777-1111", "5511977771111"),
+        ("BR", "(11) 3333-4444", "551133334444"),
+        ("GB", "020 7946 0958", "442079460958"),
+        ("DE", "030 1234567", "49301234567"),
+        ("US", "415 555 0100", "14155550100"),
+        ("PT", "912 345 678", "351912345678"),
+    ],
+)
+def test_a_national_number_with_its_area_code_is_accepted(region, typed, digits) -> None:
+    assert PhoneNumber.parse(typed, region).digits == digits

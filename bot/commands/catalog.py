@@ -112,8 +112,9 @@ def command_specs() -> list[CommandSpec]:
         CommandSpec("unschedule", "<name>", "delete a runtime job (asks to confirm)",
                     ADMIN, jobs.unschedule_job, min_args=1, max_args=1,
                     example="/unschedule promo", changes=True, job_arg=0),
-        CommandSpec("log", "[n]", "the last n audit entries (default 10)",
-                    VIEWER, info.show_log, max_args=1, example="/log 20"),
+        CommandSpec("log", "[n] [who=…] [command=…] [group=…] [failed]",
+                    "the last n audit entries (default 10), filtered; reasons of failures",
+                    VIEWER, info.show_log, max_args=5, example="/log 20 command=add failed"),
     ]  # fmt: skip
 
 

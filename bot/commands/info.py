@@ -1,4 +1,4 @@
-"""/help, /status, /log: what the bot can do, how it is, and what it did."""
+"""/help, /status: what the bot can do and how it is (/log: bot.commands.log)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,15 @@ from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.commands.context import Context
+from bot.commands.log import show_log
 from bot.commands.types import Reply
 from bot.durations import rounded_duration
 from bot.services import explain
-from bot.usertext import ascii_int, one_line, shorten
 from bot.whatsapp.errors import PilotError
 from jobs.report import local_time
 from jobs.views import job_views, upcoming
 
-LOG_DEFAULT, LOG_MAX = 10, 100
-LOG_COMMAND_CHARS = 80  # each command shown, at most (the audit log keeps 1,000)
+__all__ = ["help_command", "show_log", "status"]  # show_log: the catalog finds /log here
 
 
 async def help_command(ctx: Context, args: list[str]) -> Reply:
@@ -64,22 +63,3 @@ def _scheduler_lines(ctx: Context) -> list[str]:
     zones = {view.name: view.definition.config.timezone for view in views}
     shown = [f"{name} {local_time(moment, zones[name])}" for name, moment in soonest]
     return [state, "Next runs: " + ("; ".join(shown) if shown else "none")]
-
-
-async def show_log(ctx: Context, args: list[str]) -> Reply:
-    limit = ascii_int(args[0]) if args else LOG_DEFAULT
-    if limit is None or not 1 <= limit <= LOG_MAX:
-        return Reply.failed(f"Give a number of entries from 1 to {LOG_MAX}, e.g. /log 20")
-    entries = ctx.store.recent_audit(limit)
-    if not entries:
-        return Reply("The audit log is empty.")
-    lines = [
-        f"{e.at:%Y-%m-%d %H:%M:%S} {e.chat} {e.who}: {_logged(e.command)} -> {e.outcome}"
-        for e in entries
-    ]
-    return Reply("\n".join(lines))
-
-
-def _logged(command: str) -> str:
-    """A command from the audit log on one line, cut to LOG_COMMAND_CHARS."""
-    return shorten(one_line(command), LOG_COMMAND_CHARS)

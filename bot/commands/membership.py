@@ -42,6 +42,12 @@ _REASONS = {
     "404": "not on WhatsApp",
 }
 _INVITE_HINT = "send them the invite link instead (/invite {group})"
+# Creating a group gives no per-person statuses: who is missing afterwards is
+# missing for one of these (the same list /add gets statuses for).
+_CREATE_LEFT_OUT = (
+    "Not in the group after creating it: likely their privacy settings, "
+    "or the number is not on WhatsApp."
+)
 # Left out for these, an invite link does not help: not on WhatsApp, group full.
 _NOT_INVITABLE = {"404", "500", "409"}
 _INVITE_ONLY = "META_GROUP_INVITE_ONLY"  # a Meta number adds nobody: invite links only
@@ -70,8 +76,13 @@ def _membership_lines(
     after: Group,
     statuses: Mapping[str, str],
     group_word: str,
+    unexplained: str = "",
 ) -> tuple[list[str], list[PhoneNumber], bool]:
-    """One line per number, who could be sent the invite link, and whether anyone was left out."""
+    """One line per number, who could be sent the invite link, and whether anyone was left out.
+
+    `unexplained`: the likely reasons, said after the hint (the line's start
+    stays as /add has it), for someone left out without a status.
+    """
     lines: list[str] = []
     invitable: list[PhoneNumber] = []
     left_out = False
@@ -88,7 +99,8 @@ def _membership_lines(
             reason = _REASONS.get(status, "")
             why = f" ({reason})" if reason and status != "409" else ""
             hint = _INVITE_HINT.format(group=shlex.quote(group_word))
-            lines.append(f"{number}: not added{why}; {hint}")
+            likely = f". {unexplained}" if unexplained and not reason else ""
+            lines.append(f"{number}: not added{why}; {hint}{likely}")
     return lines, invitable, left_out
 
 
@@ -102,7 +114,9 @@ async def create(ctx: Context, args: list[str]) -> Reply | Confirmation:
     if not numbers:
         return Reply(head)
     after = await ctx.client.get_group(created.id)
-    lines, invitable, left_out = _membership_lines(numbers, None, after, {}, created.id)
+    lines, invitable, left_out = _membership_lines(
+        numbers, None, after, {}, created.id, _CREATE_LEFT_OUT
+    )
     report = [head, *lines]
     if invitable:
         label = GroupRef(created.id, name).label

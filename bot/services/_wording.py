@@ -83,6 +83,14 @@ _API_SENTENCES: list[tuple[type[ApiError], str]] = [
     ),
 ]
 
+# What the API did not know: by its code when the code names it (a /pin of an
+# unknown group is about the group, of an unknown message about the message),
+# else by the operation.
+_THINGS_BY_CODE = {
+    "GROUP_NOT_FOUND": "group",
+    "MESSAGE_NOT_FOUND": "message",
+    "TEMPLATE_NOT_FOUND": "template",
+}
 _THINGS = {
     "pin": "message",
     "unpin": "message",
@@ -119,7 +127,7 @@ def explain(error: PilotError) -> str:
             return _CODE_SENTENCES[error.code].format(code=error.code)
         for family, sentence in _API_SENTENCES:
             if isinstance(error, family):
-                thing = _THINGS.get(error.operation, "group")
+                thing = _THINGS_BY_CODE.get(error.code) or _THINGS.get(error.operation, "group")
                 hint = _NOT_FOUND_HINTS[thing]
                 return sentence.format(code=error.code, thing=thing, hint=hint)
         return f"The WhatsApp API refused: {error.text} ({error.code})."

@@ -33,6 +33,7 @@ _E164_DIGITS = re.compile(r"^[1-9][0-9]{1,14}$")
 _LONGEST_NATIONAL = 11
 # No phone number has more digits (phonenumbers' limit): a longer run of words is several.
 _MOST_DIGITS = 17
+_NO_DESC = phonenumbers.PhoneNumberDesc()
 
 
 def check_group_id(group_id: str) -> str:
@@ -113,7 +114,44 @@ def _read_bare(raw: str, default_region: str, text: str) -> phonenumbers.PhoneNu
         return national
     if phonenumbers.is_valid_number(international) or len(digits) > _LONGEST_NATIONAL:
         return international
+    _refuse_incomplete(national, default_region, text)
     return national
+
+
+def _refuse_incomplete(national: phonenumbers.PhoneNumber, region: str, text: str) -> None:
+    """Refuse a national reading too short for any of the region's numbers.
+
+    `97777-1111` in Brazil is a mobile number without its area code: possible
+    (a local-only length), but shorter than every fixed-line and mobile number
+    there, so it cannot be reached from WhatsApp. Called only when no reading
+    is valid, so new ranges of a full length are still accepted.
+    """
+    shortest = _shortest_national(region)
+    if shortest is None or len(str(national.national_number)) >= shortest:
+        return
+    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    international = phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    shown = f", e.g. {phonenumbers.format_number(example, international)}" if example else ""
+    raise InvalidNumber(
+        f"{excerpt(text)} looks like a number without its area code: write it with the "
+        f"area code{shown}",
+        value=text,
+    )
+
+
+def _shortest_national(region: str) -> int | None:
+    """The fewest digits a fixed-line or mobile number of `region` has, if known."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
+    if metadata is None:
+        return None
+    lengths: list[int] = []
+    general = [n for n in (metadata.general_desc or _NO_DESC).possible_length if n > 0]
+    for desc in (metadata.fixed_line, metadata.mobile):
+        if desc is None:
+            continue
+        own = [n for n in desc.possible_length if n > 0]  # -1: same as the general one
+        lengths += own or general
+    return min(lengths) if lengths else None
 
 
 def _parsed(raw: str, region: str | None, text: str) -> phonenumbers.PhoneNumber:
