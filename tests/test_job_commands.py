@@ -362,6 +362,8 @@ WRITES = [
     "/resume morning",
     "/schedule promo every 1h send all Hi",
     "/unschedule promo",
+    "/reschedule promo every 1h",
+    "/edit promo text Hi",
 ]
 
 
@@ -373,7 +375,9 @@ async def test_viewers_may_not_change_jobs(bot: Harness, command: str) -> None:
     assert bot.sandbox.requests == []
 
 
-@pytest.mark.parametrize("command", ["/run", "/pause", "/resume", "/schedule", "/unschedule"])
+@pytest.mark.parametrize(
+    "command", ["/run", "/pause", "/resume", "/schedule", "/unschedule", "/reschedule", "/edit"]
+)
 async def test_viewer_refusal_comes_before_argument_checks(bot: Harness, command: str) -> None:
     reply = await say(bot, command, VIEWER)
     assert "needs admin rights" in reply.text
