@@ -196,10 +196,16 @@ class Console:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Read and run commands until end of input or until `stop` is set."""
         stop = stop if stop is not None else asyncio.Event()
-        if self.terminal is not None:
-            from bot.console_prompt import HINT  # prompt_toolkit loads only on a terminal
+        if self.terminal is None:
+            await self._session(stop)
+            return
+        from bot.console_prompt import HINT  # prompt_toolkit loads only on a terminal
 
+        with self.terminal.printing_above():
             self.terminal.show(HINT)
+            await self._session(stop)
+
+    async def _session(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             line = await self._ask(PROMPT, stop)
             if line is None:

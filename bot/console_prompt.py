@@ -14,7 +14,8 @@ lines as before. What the terminal adds:
   callable the wiring gives (`NamesSource`), asked at each Tab, so new
   aliases and chat jobs complete at once;
 - job reports printed above the prompt, keeping the line being typed
-  (`TerminalPrompt.notify`, safe from any thread);
+  (`TerminalPrompt.show`, safe from any thread), and so are log lines
+  written to the terminal while the console runs (`printing_above`);
 - Ctrl-C: at the main prompt it clears the line being typed, or, on an
   empty line, stops the bot; at a question it cancels only the question.
   Ctrl-D on an empty line quits (at a question: cancels it, then quits).
@@ -32,7 +33,8 @@ import contextlib
 import enum
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +45,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output
+from prompt_toolkit.patch_stdout import patch_stdout
 
 from bot.commands.registry import CommandSpec
 
@@ -245,6 +248,32 @@ class TerminalPrompt:
         except EOFError:
             self._ended = question
             return End.EOF
+
+    @contextlib.contextmanager
+    def printing_above(self) -> Iterator[None]:
+        """While the console runs, anything printed (and the log) goes above the prompt.
+
+        `patch_stdout` routes ``sys.stdout``/``sys.stderr`` through the prompt;
+        log handlers keep the stream they were given at start, so those that
+        write to the real stdout or stderr are pointed at the patched one for
+        the duration, then back.
+        """
+        real = {id(sys.stdout): "stdout", id(sys.stderr): "stderr"}
+        handlers = [
+            handler
+            for handler in logging.getLogger().handlers
+            if isinstance(handler, logging.StreamHandler) and id(handler.stream) in real
+        ]
+        with patch_stdout(raw=True):
+            streams = {"stdout": sys.stdout, "stderr": sys.stderr}
+            previous = [(handler, handler.stream) for handler in handlers]
+            for handler in handlers:
+                handler.setStream(streams[real[id(handler.stream)]])
+            try:
+                yield
+            finally:
+                for handler, stream in previous:
+                    handler.setStream(stream)
 
     def show(self, text: str) -> None:
         """Print `text` (a reply, a report): above the prompt when one is shown.

@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import pty
+import select
+import signal
 import stat
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import clean_env
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.data_structures import Size
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import History
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output.vt100 import Vt100_Output
+from test_console import ROOT, db_of, write_config
 
 from bot.cli import _console, console_names
 from bot.commands.layer import CommandLayer
@@ -265,3 +274,72 @@ async def test_the_wiring_completes_the_runtime_names(settings, sandbox, store) 
     assert names.groups == ["all", "all-sales", "launch", "rio", "sales", "support", "vip"]
     assert names.jobs == sorted(job.name for job in settings.jobs)
     assert names.jobs
+
+
+# -- `grouppilot run` on a real pseudo-terminal ---------------------------------------
+
+
+class OnTerminal:
+    """`grouppilot run` with stdin, stdout and stderr on a pseudo-terminal."""
+
+    def __init__(self, config: Path) -> None:
+        self.master, follower = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            cwd=ROOT,
+            # A pseudo-terminal nobody reads answers no cursor position request.
+            env=clean_env(PROMPT_TOOLKIT_NO_CPR="1"),
+        )
+        os.close(follower)
+        self.screen = ""
+
+    def type(self, keys: str) -> None:
+        os.write(self.master, keys.encode())
+
+    def wait_for(self, text: str, *, after: str = "", timeout: float = 30) -> None:
+        """Wait until `text` shows, after the last `after` when given."""
+        deadline = time.monotonic() + timeout
+        while not self.seen(text, after) and time.monotonic() < deadline:
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if ready:
+                try:
+                    self.screen += os.read(self.master, 65536).decode(errors="replace")
+                except OSError:  # the process ended and closed the terminal
+                    break
+        assert self.seen(text, after), f"{text!r} not seen: {self.screen!r}"
+
+    def seen(self, text: str, after: str) -> bool:
+        start = self.screen.rfind(after) if after else 0
+        return start >= 0 and text in self.screen[start:]
+
+    def finish(self) -> int:
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(timeout=10)
+            os.close(self.master)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "ctrl-d", "sigint"])
+def test_run_on_a_terminal_uses_the_prompt(tmp_path: Path, how: str) -> None:
+    bot = OnTerminal(write_config(tmp_path))
+    bot.wait_for(HINT)
+    bot.wait_for("grouppilot>")
+    bot.type("/groups\r")
+    bot.wait_for("VIP Customers")
+    bot.wait_for("grouppilot>", after="VIP Customers")  # the prompt is back
+    if how == "sigint":
+        bot.process.send_signal(signal.SIGINT)  # the wiring's handler still stops it
+    else:
+        bot.type(CTRL_C if how == "ctrl-c" else CTRL_D)
+    bot.wait_for("stopped")
+    assert bot.finish() == 0, bot.screen
+    assert "Traceback" not in bot.screen
+    history = db_of(tmp_path).with_name("grouppilot.db.history")
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
+    assert list(open_history(history).load_history_strings()) == ["/groups"]
