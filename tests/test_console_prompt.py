@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import pty
 import select
@@ -343,3 +344,18 @@ def test_run_on_a_terminal_uses_the_prompt(tmp_path: Path, how: str) -> None:
     history = db_of(tmp_path).with_name("grouppilot.db.history")
     assert stat.S_IMODE(history.stat().st_mode) == 0o600
     assert list(open_history(history).load_history_strings()) == ["/groups"]
+
+
+async def test_log_lines_go_above_the_prompt_while_it_runs(open_session) -> None:
+    original = sys.stderr
+    handler = logging.StreamHandler(original)
+    logging.getLogger().addHandler(handler)
+    try:
+        async with open_session(None) as session:
+            await session.shown(HINT)
+            # prompt_toolkit's proxy, which prints above the prompt
+            assert handler.stream is sys.stderr is not original
+            await session.end()
+        assert handler.stream is sys.stderr is original  # given back once the console ends
+    finally:
+        logging.getLogger().removeHandler(handler)
