@@ -161,7 +161,7 @@ class CommandCompleter(Completer):
             words.append("")  # the cursor starts a new word
         word = words[-1]
         for candidate in sorted(set(self._candidates(words[:-1]))):
-            if candidate.lower().startswith(word.lower()) and candidate != word:
+            if candidate.lower().startswith(word.lower()):
                 yield Completion(candidate, start_position=-len(word))
 
     def _candidates(self, before: list[str]) -> Iterable[str]:
@@ -248,6 +248,10 @@ class TerminalPrompt:
         except EOFError:
             self._ended = question
             return End.EOF
+
+    def line(self) -> str:
+        """The command line being typed (empty when none)."""
+        return self._main.default_buffer.text
 
     @contextlib.contextmanager
     def printing_above(self) -> Iterator[None]:

@@ -205,11 +205,22 @@ def test_completion(layer, settings, typed: str, expected: list[str] | None) -> 
 
 async def test_tab_completes_on_the_prompt(open_session, store) -> None:
     async with open_session(None) as session:
-        session.type("/grou\t")  # /group and /groups: the first one is taken
-        session.type("ps\r")
-        await session.shown("VIP Customers")
+        await session.shown(HINT)
+        line = session.console.terminal.line
+        session.type("/gro")
+        await session.wait_for(lambda: line() == "/gro", "/gro typed")
+        session.type("\t")  # /group and /groups: their common part, and a menu
+        await session.wait_for(lambda: line() == "/group", "the common part")
+        session.type("\t\t")  # the menu's first entry, then its second
+        await session.wait_for(lambda: line() == "/groups", "the second entry")
+        session.type("\x7f ")  # Backspace: /group, which takes a group
+        await session.wait_for(lambda: line() == "/group ", "/group typed")
+        session.type("sa\t")  # one candidate: completed in place
+        await session.wait_for(lambda: line() == "/group sales", "sales completed")
+        session.type("\r")
+        await session.shown("Sales Team")
         await session.end()
-    assert await commands_run(store) == ["/groups"]
+    assert await commands_run(store) == ["/group sales"]
 
 
 async def test_ctrl_c_at_a_question_cancels_only_the_question(open_session, sandbox, store) -> None:
@@ -246,6 +257,9 @@ async def test_a_report_keeps_the_line_being_typed(open_session, store) -> None:
         await session.shown("/gro")
         session.console.notify("morning-sales: sent 2, failed 0, unknown 0")
         await session.shown("morning-sales: sent 2, failed 0, unknown 0")
+        assert session.console.terminal.line() == "/gro"
+        screen = session.screen.getvalue()
+        assert "/gro" in screen[screen.index("morning-sales: sent 2") :]  # drawn again below
         session.type("ups\r")
         await session.shown("VIP Customers")
         await session.end()
