@@ -27,7 +27,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_config
@@ -35,7 +35,9 @@ from bot.storage_errors import StorageError
 
 if TYPE_CHECKING:
     from bot.commands.types import Pending, Principal, Reply
-    from bot.console import CommandRunner
+    from bot.console import CommandRunner, Console
+    from bot.console_prompt import NamesSource
+    from bot.runtime import Runtime
 
 log = logging.getLogger("grouppilot")
 
@@ -161,7 +163,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings, *, console: bool) -> int:
-    from bot.console import Console
     from bot.notify import ConsoleNotifier, LogNotifier
     from bot.runtime import Runtime
 
@@ -207,7 +208,7 @@ async def _serve(settings: Settings, *, console: bool) -> int:
                 # front end stops taking commands but still sends the scheduler's reports.
                 await asyncio.gather(telegram.stop_commands(), runtime.scheduler.stop())
             elif console:
-                front_end = Console(runtime.commands)
+                front_end = _console(runtime)
                 await runtime.start_scheduler(ConsoleNotifier(front_end))
                 await front_end.run(stop)
                 if not stop.is_set():
@@ -220,6 +221,47 @@ async def _serve(settings: Settings, *, console: bool) -> int:
             loop.remove_signal_handler(signum)
     log.info("stopped")
     return EXIT_OK
+
+
+def _console(runtime: Runtime) -> Console:
+    """The console: through prompt_toolkit when stdin and stdout are a terminal.
+
+    Its history lives beside the database (``<storage.path>.history``);
+    completion asks the directory and the scheduler for names at each Tab.
+    """
+    from bot.console import Console
+
+    if not (_isatty(sys.stdin) and _isatty(sys.stdout)):
+        return Console(runtime.commands)
+    from bot.commands.types import Principal
+    from bot.console_prompt import TerminalPrompt, history_path_for, open_history
+
+    principal = Principal.local_operator("console")
+    terminal = TerminalPrompt(
+        runtime.commands.commands_for(principal.rights),
+        console_names(runtime),
+        history=open_history(history_path_for(runtime.settings.storage.path)),
+    )
+    return Console(runtime.commands, principal=principal, terminal=terminal)
+
+
+def console_names(runtime: Runtime) -> NamesSource:
+    """What the console completes: aliases, targets and "all"; the scheduler's jobs."""
+    from bot.console_prompt import ConsoleNames
+
+    def names() -> ConsoleNames:
+        directory = runtime.directory
+        groups = {*directory.aliases(), *directory.targets, "all"}
+        return ConsoleNames(groups=sorted(groups), jobs=sorted(runtime.scheduler.slots))
+
+    return names
+
+
+def _isatty(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 def _exec(args: argparse.Namespace) -> int:

@@ -14,6 +14,11 @@ Python-level lock, so a thread still blocked on a terminal cannot hang the
 interpreter at exit. `Console.notify` prints job reports and alerts without
 corrupting a prompt that is waiting for input: the prompt line is cleared (on
 a terminal) or ended, the text printed, and the prompt shown again.
+
+Given a `TerminalPrompt` (bot/console_prompt.py; the wiring gives one when
+stdin and stdout are a terminal), the console reads through prompt_toolkit
+instead: line editing, history, completion, a hint at start, reports above
+the prompt, and Ctrl-C at a question cancelling only the question.
 """
 
 from __future__ import annotations
@@ -26,9 +31,12 @@ import os
 import sys
 import threading
 from collections.abc import Awaitable
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from bot.commands.types import Outcome, Pending, Principal, Reply
+
+if TYPE_CHECKING:
+    from bot.console_prompt import TerminalPrompt
 
 __all__ = ["CONFIRM_PROMPT", "PROMPT", "CommandRunner", "Console", "LineReader", "is_yes"]
 
@@ -173,8 +181,11 @@ class Console:
         lines: LineSource | None = None,
         out: TextIO | None = None,
         principal: Principal | None = None,
+        terminal: TerminalPrompt | None = None,
     ) -> None:
+        """`terminal`: read through prompt_toolkit (then `lines` and `out` are unused)."""
         self.commands = commands
+        self.terminal = terminal
         self.lines: LineSource = lines if lines is not None else LineReader(0)
         self.out: TextIO = out if out is not None else sys.stdout
         self.principal = principal or Principal.local_operator("console")
@@ -185,6 +196,16 @@ class Console:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Read and run commands until end of input or until `stop` is set."""
         stop = stop if stop is not None else asyncio.Event()
+        if self.terminal is None:
+            await self._session(stop)
+            return
+        from bot.console_prompt import HINT  # prompt_toolkit loads only on a terminal
+
+        with self.terminal.printing_above():
+            self.terminal.show(HINT)
+            await self._session(stop)
+
+    async def _session(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             line = await self._ask(PROMPT, stop)
             if line is None:
@@ -207,6 +228,9 @@ class Console:
 
         Safe to call from the event loop or from another thread.
         """
+        if self.terminal is not None:
+            self.terminal.show(text)
+            return
         with self._write_lock:
             prompt = self._prompt
             if prompt is not None:
@@ -220,6 +244,8 @@ class Console:
 
     async def _ask(self, prompt: str, stop: asyncio.Event) -> str | None:
         """Show `prompt` and wait for a line; None on end of input or stop."""
+        if self.terminal is not None:
+            return await self._ask_terminal(self.terminal, prompt, stop)
         with self._write_lock:
             self._write(prompt)
             self._flush()
@@ -241,6 +267,19 @@ class Console:
                 self._flush()
         return line
 
+    async def _ask_terminal(
+        self, terminal: TerminalPrompt, prompt: str, stop: asyncio.Event
+    ) -> str | None:
+        from bot.console_prompt import End
+
+        question = prompt == CONFIRM_PROMPT
+        answer = await terminal.ask(prompt, stop, question=question)
+        if answer is End.INTERRUPT and not question:
+            # Ctrl-C on an empty command line stops the bot, as SIGINT does.
+            log.info("Ctrl-C: stopping")
+            stop.set()
+        return None if isinstance(answer, End) else answer
+
     async def _guard(self, call: Awaitable[Outcome]) -> Outcome:
         # The layer never raises; this only keeps the console alive if it did.
         try:
@@ -250,6 +289,9 @@ class Console:
             return Reply.failed("Internal error (see the log). Nothing else was affected.")
 
     def _show(self, text: str) -> None:
+        if self.terminal is not None:
+            self.terminal.show(text)
+            return
         with self._write_lock:
             self._write(text.rstrip("\n") + "\n")
             self._flush()
