@@ -177,7 +177,7 @@ WRITE_CASES = [c for c in CASES if SPEC_RIGHTS[c.name] == Rights.ADMIN]
 
 # The job commands need a running scheduler: their rights (stranger, viewer, admin, and the
 # refusal before argument checks) are checked in test_job_commands.py.
-JOB_COMMANDS = {"jobs", "job", "run", "pause", "resume", "schedule", "unschedule"}
+JOB_COMMANDS = {"jobs", "job", "run", "pause", "resume", "schedule", "unschedule", "cancel"}
 
 
 def test_every_command_of_the_catalog_has_a_case() -> None:
