@@ -8,6 +8,7 @@ between two sends where a test needs it in progress.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from typing import Any
 
@@ -17,6 +18,7 @@ from scheduler_kit import RIO, SALES, SUPPORT, VIP, Harness, HarnessFactory
 
 from bot.commands.types import Pending
 from bot.jobconfig import JobConfig
+from bot.notify import ConsoleNotifier, LogNotifier
 from jobs.records import ADHOC_JOB, CANCELED, Run
 
 ALL = [SALES, RIO, SUPPORT, VIP]
@@ -257,3 +259,24 @@ async def test_a_one_group_failure_is_the_failure_sentence_only(
     assert not reply.ok
     [line] = reply.text.splitlines()
     assert line.startswith(f"{SALES}: failed — The WhatsApp number is not connected")
+
+
+class Printer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def notify(self, text: str) -> None:
+        self.lines.append(text)
+
+
+async def test_the_console_prints_a_line_per_progress_update(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    printer = Printer()
+    console = ConsoleNotifier(printer)
+    await console.progress("console", "run-1", "run #1: 1 of 2 done…", False)
+    await console.progress("console", "run-1", "run #1: queued 2", True)
+    assert printer.lines == ["run #1: 1 of 2 done…", "run #1: queued 2"]
+    with caplog.at_level(logging.INFO, logger="bot.notify"):
+        await LogNotifier().progress("console", "run-1", "run #1: queued 2", True)
+    assert "report to console: run #1: queued 2" in caplog.text

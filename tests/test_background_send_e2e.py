@@ -37,6 +37,7 @@ from bot.runtime import Parts, build_parts
 from bot.sandbox import Sandbox, SandboxServerThread
 from bot.store import Store
 from bot.telegram import TelegramFrontEnd
+from bot.telegram.progress import ProgressMessages
 from bot.whatsapp import WhatsAppClient
 from jobs.records import ADHOC_JOB
 from jobs.schema import ensure_schema
@@ -137,6 +138,56 @@ async def test_a_send_to_300_groups_answers_at_once_and_never_blocks_the_bot(
     ]
     assert len(edits) >= 2  # progress edited in place, then the report
     assert Counter(m.group_id for m in sandbox.sent_messages) == dict.fromkeys(sandbox.groups, 1)
+
+
+# -- the progress message: one per run, edited at most every few seconds ---------------------
+
+
+class Seconds:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_progress_is_one_message_edited_at_most_every_interval(
+    fake: FakeBotApi, front: TelegramFrontEnd
+) -> None:
+    clock = Seconds()
+    front.progress_messages = ProgressMessages(
+        lambda: front.application.bot, min_interval=3.0, clock=clock
+    )
+    chat = f"telegram:{CHANNEL}"
+    await front.progress(chat, "run-7", "run #7: 1 of 9 done…", False)
+    [message] = fake.sent(CHANNEL)
+    await front.progress(chat, "run-7", "run #7: 2 of 9 done…", False)  # too soon: dropped
+    assert fake.calls("editMessageText") == []
+    clock.now += 3.0
+    await front.progress(chat, "run-7", "run #7: 5 of 9 done…", False)
+    assert fake.sent(CHANNEL)[0]["text"] == "run #7: 5 of 9 done…"
+    clock.now += 0.1
+    await front.progress(chat, "run-7", "run #7: queued 9, failed 0, unknown 0", True)  # always
+    clock.now += 10
+    await front.progress(chat, "run-7", "run #7: 9 of 9 done…", False)  # after the report: no
+    assert [m["text"] for m in fake.sent(CHANNEL)] == ["run #7: queued 9, failed 0, unknown 0"]
+    assert fake.sent(CHANNEL)[0]["message_id"] == message["message_id"]
+    assert len(fake.calls("editMessageText")) == 2
+
+
+async def test_a_failed_edit_falls_back_to_a_new_message(
+    fake: FakeBotApi, front: TelegramFrontEnd
+) -> None:
+    chat = f"telegram:{CHANNEL}"
+    await front.progress(chat, "run-8", "run #8: 1 of 2 done…", False)
+    fake.fail("editMessageText", status=400, description="Bad Request: message to edit not found")
+    await front.progress(chat, "run-8", "run #8: queued 2, failed 0, unknown 0", True)
+    assert [m["text"] for m in fake.sent(CHANNEL)] == [
+        "run #8: 1 of 2 done…",
+        "run #8: queued 2, failed 0, unknown 0",
+    ]
 
 
 # -- the real thing: killed mid-broadcast, started again -----------------------------------
