@@ -200,7 +200,7 @@ def _config(tmp_path: Path, sandbox_url: str, bot_api: str) -> Path:
         f"base_url = {json.dumps(sandbox_url)}\n"
         'api_key = "ps_test_key"\n'
         "max_rps = 200\n"
-        "concurrency = 4\n"
+        "concurrency = 8\n"
         "[telegram]\n"
         f"api_base_url = {json.dumps(bot_api)}\n"
         f"admin_chats = [{CHANNEL}]\n"
@@ -249,7 +249,7 @@ def _run_row(db: Path) -> dict[str, Any] | None:
 
 
 def test_a_killed_bot_resumes_the_send_without_duplicates(tmp_path: Path) -> None:
-    sandbox = Sandbox(groups=GROUP_COUNT, latency_ms=25)
+    sandbox = Sandbox(groups=GROUP_COUNT, latency_ms=50)
     with SandboxServerThread(sandbox) as server, fake_world() as fake:
         config = _config(tmp_path, server.url, fake.base_url)
         db = tmp_path / "grouppilot.db"
@@ -279,6 +279,11 @@ def test_a_killed_bot_resumes_the_send_without_duplicates(tmp_path: Path) -> Non
                 and row["outcome"] not in ("running", "interrupted"),
                 60, "the resumed run to finish", second,
             )  # fmt: skip
+            report = _wait(
+                lambda: [m for m in fake.sent(CHANNEL)
+                         if m["text"].startswith("run #1 ") and "…" not in m["text"]],
+                10, "the report", second,
+            )  # fmt: skip
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=30)
@@ -291,4 +296,9 @@ def test_a_killed_bot_resumes_the_send_without_duplicates(tmp_path: Path) -> Non
         assert {g for g, s in states.items() if s == "sent"} <= set(per_group)
         missing = set(states) - set(per_group)
         assert all(states[g] == "unknown" for g in missing)
+        unknown = [g for g, s in states.items() if s == "unknown"]
+        assert unknown, "killed mid-send: some requests were in flight"
+        [text] = [m["text"] for m in report]
+        assert f"unknown {len(unknown)}" in text.splitlines()[0]  # reported, each by name
+        assert all(f"{g}): unknown INTERRUPTED" in text for g in unknown)
         assert len(_sent(server.url)) > before  # the rest went out after the restart
