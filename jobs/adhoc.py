@@ -111,7 +111,8 @@ class AdHocRuns:
         try:
             ledger.add_deliveries(run.id, groups)
         except Exception:
-            ledger.finish(run.id, outcome="failed", detail="its groups could not be recorded")
+            with contextlib.suppress(Exception):  # else the next start resolves its targets
+                ledger.finish(run.id, outcome="failed", detail="its groups could not be recorded")
             raise
         self.launch(run, job, chat)
         return run

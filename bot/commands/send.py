@@ -30,6 +30,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from bot.commands.context import Confirmation, Context
 from bot.commands.send_content import TemplateRequest, describe, read_content
 from bot.commands.types import Reply
@@ -55,7 +57,7 @@ async def send(ctx: Context, args: list[str]) -> Reply | Confirmation:
         template = await checked_template(ctx.client, requested.template_id, requested.variables)
         _contents(ctx, groups, requested, template)  # placeholders that cannot be filled: refused
 
-    job = _as_job(ctx, requested) if _is_list(ctx, target, groups) else None
+    job = _as_job(ctx, requested, groups) if _is_list(ctx, target, groups) else None
 
     async def do_send() -> Reply:
         if job is not None:
@@ -77,7 +79,9 @@ def _is_list(ctx: Context, target: str, groups: list[GroupRef]) -> bool:
     return len(groups) > 1 or word == "all" or named
 
 
-def _as_job(ctx: Context, requested: Content | TemplateRequest) -> JobConfig | None:
+def _as_job(
+    ctx: Context, requested: Content | TemplateRequest, groups: list[GroupRef]
+) -> JobConfig | None:
     """The one-off broadcast job of an ad-hoc run; None: send here (see the module docstring)."""
     scheduler = ctx.scheduler
     if scheduler is None or not scheduler.running:
@@ -93,13 +97,21 @@ def _as_job(ctx: Context, requested: Content | TemplateRequest) -> JobConfig | N
             content["caption"] = _literal(requested.caption)
     else:
         return None
+    try:
+        return _validated_job(ctx, content, groups)
+    except ValidationError:  # e.g. a text near the length limit, its braces doubled
+        return None  # sent here, as before
+
+
+def _validated_job(ctx: Context, content: dict[str, object], groups: list[GroupRef]) -> JobConfig:
     return JobConfig.model_validate(
         {
             "name": "send",
             "kind": "broadcast",
             "every": "1d",  # a job needs a schedule; an ad-hoc run never reads it
             "timezone": ctx.options.timezone,
-            "targets": ["all"],  # its groups are recorded with the run (those confirmed)
+            # the groups confirmed (also recorded as the run's rows): never more than asked
+            "targets": [group.id for group in groups],
             **content,
         }
     )
