@@ -8,6 +8,11 @@ a report that cannot be delivered is logged, and the job goes on.
 `tell` answers one chat (a `Principal.chat` string such as
 ``telegram:-100123`` or ``console``): the delivery tracker's follow-up to the
 chat a `/send` came from.
+
+`progress` keeps one message per key (an ad-hoc run: ``run-123``) up to
+date in one chat: the Telegram front end sends it once and edits it in
+place (at most every few seconds; the final text always goes), the console
+and the log print a line per update.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ class Notifier(Protocol):
     async def tell(self, chat: str, text: str) -> None:
         """Deliver `text` to one chat (``telegram:<id>``, ``console``), or log it."""
 
+    async def progress(self, chat: str, key: str, text: str, final: bool) -> None:
+        """Show `text` as the state of `key` in `chat`; `final`: the last word on it."""
+
 
 class LogNotifier:
     """Reports into the log, for a bot with no chat to talk to."""
@@ -34,6 +42,9 @@ class LogNotifier:
 
     async def tell(self, chat: str, text: str) -> None:
         log.info("to %s: %s", chat, text)
+
+    async def progress(self, chat: str, key: str, text: str, final: bool) -> None:
+        log.info("%s to %s: %s", "report" if final else "progress", chat, text)
 
 
 class ConsoleNotifier:
@@ -47,6 +58,10 @@ class ConsoleNotifier:
 
     async def tell(self, chat: str, text: str) -> None:
         """The console is one chat: whatever `chat` says, it is printed there."""
+        self._console.notify(text)
+
+    async def progress(self, chat: str, key: str, text: str, final: bool) -> None:
+        """A line per update (the console cannot edit what it printed)."""
         self._console.notify(text)
 
 

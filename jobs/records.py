@@ -16,6 +16,8 @@ from typing import Any, Literal
 from bot.services import from_utc_text
 
 __all__ = [
+    "ADHOC_JOB",
+    "CANCELED",
     "DETAIL_LIMIT",
     "UNFINISHED",
     "Delivery",
@@ -32,6 +34,10 @@ __all__ = [
 Trigger = Literal["schedule", "catch-up", "manual"]
 State = Literal["pending", "sending", "sent", "failed", "unknown"]
 UNFINISHED = ("running", "interrupted")
+# The `job` of an ad-hoc run (a `/send` to several groups): never a job name (no "/" in
+# those), so `/job` and `/jobs` never list it; each such run is known by its id ("run #123").
+ADHOC_JOB = "/send"
+CANCELED = "CANCELED"  # the code of the rows `/cancel` left unsent (state `failed`)
 DETAIL_LIMIT = 1000
 _SEPARATOR = "; "
 
@@ -61,6 +67,11 @@ class Run:
     skip_reason: str
     detail: str
     definition: dict[str, Any]
+
+    @property
+    def adhoc(self) -> bool:
+        """An ad-hoc run (a `/send`), not a run of a job."""
+        return self.job == ADHOC_JOB
 
     @property
     def unfinished(self) -> bool:

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from bot.durations import rounded_duration
 from bot.jobconfig import JobConfig
 from jobs.kinds import KINDS
-from jobs.records import Delivery, Run
+from jobs.records import ADHOC_JOB, Delivery, Run
 from jobs.schedule import load_zone
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "delivery_counts",
     "history_line",
     "local_time",
+    "progress_text",
     "run_followup",
     "run_report",
     "run_title",
@@ -68,8 +69,15 @@ def local_time(moment: datetime, zone: str, *, date: bool = True) -> str:
 
 
 def run_title(run: Run) -> str:
-    """``morning (09:00 UTC)``; other than the plain scheduled run, with the date and trigger."""
+    """``morning (09:00 UTC)``; other than the plain scheduled run, with the date and trigger.
+
+    An ad-hoc run (a ``/send``) is known by its id:
+    ``run #123 (/send by user:1, 2026-12-01 09:00 UTC)``.
+    """
     local = run.scheduled.astimezone(_zone(run.zone))
+    if run.adhoc:
+        by = f" by {run.requested_by}" if run.requested_by else ""
+        return f"run #{run.id} ({ADHOC_JOB}{by}, {local:%Y-%m-%d %H:%M} {run.zone})"
     if run.trigger == "schedule":
         return f"{run.job} ({local:%H:%M} {run.zone})"
     label = "catch-up run" if run.trigger == "catch-up" else "manual run"
@@ -96,7 +104,8 @@ def _group_lines(job: str, deliveries: Sequence[Delivery]) -> list[str]:
     lines += [f"- {d.label}: queued, but the pin failed ({d.pin})" for d in pins]
     if len(lines) > MAX_LINES:
         more = len(lines) - MAX_LINES
-        lines = [*lines[:MAX_LINES], f"… and {more} more (see /job {job})"]
+        where = f" (see /job {job})" if job else ""  # an ad-hoc run has no job to show
+        lines = [*lines[:MAX_LINES], f"… and {more} more{where}"]
     return lines
 
 
@@ -110,8 +119,20 @@ def run_report(run: Run, deliveries: Sequence[Delivery]) -> str:
     lines = [f"{title}: {_counts(run)}"]
     if run.detail:
         lines.append(f"({run.detail})")
-    lines += _group_lines(run.job, deliveries)
+    lines += _group_lines("" if run.adhoc else run.job, deliveries)
     return "\n".join(lines)
+
+
+def progress_text(run: Run, counts: dict[str, int]) -> str:
+    """An ad-hoc run under way: ``run #123 (…): 120 of 300 done (queued 118, failed 2, …)``."""
+    total = sum(counts.values())
+    done = counts["sent"] + counts["failed"] + counts["unknown"]
+    kind = KINDS.get(run.kind)
+    word = kind.done if kind is not None else "queued"
+    return (
+        f"{run_title(run)}: {done} of {total} done ({word} {counts['sent']}, "
+        f"failed {counts['failed']}, unknown {counts['unknown']})…"
+    )
 
 
 def should_report(run: Run, notify: str) -> bool:

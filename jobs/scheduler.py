@@ -45,6 +45,7 @@ from bot.notify import LogNotifier, Notifier
 from bot.services import GroupDirectory, utc_now
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
+from jobs.adhoc import AdHocRuns
 from jobs.context import RunContext
 from jobs.definitions import DefinitionBook, DefinitionError, JobDefinition, job_to_data
 from jobs.ledger import Ledger
@@ -136,6 +137,7 @@ class JobScheduler:
         self._stopping = False
         self._side_tasks: set[asyncio.Task[None]] = set()
         self._run_tasks: set[asyncio.Task[Run]] = set()  # also those of jobs deleted meanwhile
+        self.adhoc = AdHocRuns(self, directory)  # `/send` to several groups, and `/cancel`
 
     @property
     def timer(self) -> Timer:
@@ -181,7 +183,10 @@ class JobScheduler:
             log.warning(text)
             self.spawn(self.executor.safe_notify(text))
         for run in self.ledger.unfinished_runs():
-            self._recover_on_start(run, now)
+            if run.adhoc:
+                self.adhoc.recover(run, now)
+            else:
+                self._recover_on_start(run, now)
         for slot in list(self.slots.values()):
             try:
                 self._catch_up_on_start(slot, now)
@@ -413,11 +418,16 @@ class JobScheduler:
 
     async def _drive(self, slot: Slot, run: Run, config: JobConfig) -> Run:
         try:
-            return await self.executor.execute(run, config)
+            executor = self.adhoc.executor_for(run.id, self.notify_chats)  # `/cancel` can stop it
+            ended = await executor.execute(run, config)
+            if run.id in self.adhoc.canceled and ended.outcome == "interrupted":
+                ended = await self.adhoc.finish_canceled(ended, config, executor)
+            return ended
         except Exception:  # execute handles its errors: this is the last resort, never silent
             log.exception("%s: run %s ended on an unexpected error", config.name, run.id)
             return run
         finally:
+            self.adhoc.canceled.pop(run.id, None)
             if slot.active is asyncio.current_task():
                 slot.active, slot.active_run = None, None
             queued, slot.queued = slot.queued, None
@@ -553,6 +563,33 @@ class JobScheduler:
         slot.redefine(self.book.update_chat(job), start=self.clock())
         self.arm(slot, after=self.clock())
         return slot
+
+    def send_now(
+        self, job: JobConfig, groups: Sequence[tuple[str, str]], *, by: str, chat: str
+    ) -> Run:
+        """An ad-hoc run (a ``/send`` to several groups), started in the background.
+
+        ``groups`` are (id, name) as confirmed; the run is recorded before this
+        returns and goes on as a task of the scheduler (see :mod:`jobs.adhoc`).
+        """
+        self.require_running()
+        return self.adhoc.open(job, groups, by=by, chat=chat)
+
+    def cancel(self, run_id: int, *, by: str) -> str:
+        """``/cancel``: stop a run in progress before its next send; the sentence to answer."""
+        self.require_running()
+        in_progress = {
+            slot.active_run.id for slot in self.slots.values() if slot.active_run is not None
+        }
+        return self.adhoc.cancel(run_id, by=by, in_progress=in_progress | set(self.adhoc.tasks))
+
+    def own(self, task: asyncio.Task[Run]) -> None:
+        """A run task the scheduler waits for (``wait_idle``) and stops (``stop``)."""
+        self._run_tasks.add(task)
+        task.add_done_callback(self._run_tasks.discard)
+
+    def stopping(self) -> bool:
+        return self._stopping
 
     def remove(self, name: str) -> None:
         """``/unschedule``: delete a chat job; a run in progress finishes."""

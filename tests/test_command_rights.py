@@ -187,6 +187,7 @@ JOB_COMMANDS = {
     "unschedule",
     "reschedule",
     "edit",
+    "cancel",
 }
 
 

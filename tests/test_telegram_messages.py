@@ -237,7 +237,6 @@ async def test_a_meta_number_outside_the_window_is_one_sentence(
     sandbox.mode = "meta"
     reply = await say(fake, "/send sales Hello team")
     assert lines(reply) == [
-        "Queued 0 of 1.",
         f"{SALES_LABEL}: failed — {OUTSIDE_WINDOW}",
     ]
     assert sends(sandbox) == [{"groupId": SALES, "text": "Hello team"}]  # tried once, no retry

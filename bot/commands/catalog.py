@@ -11,7 +11,17 @@ Commands that touch nothing of the kind (``/help``, ``/aliases``, ``/jobs``,
 
 from __future__ import annotations
 
-from bot.commands import aliases, groups, info, job_edit, jobs, membership, send, templates
+from bot.commands import (
+    aliases,
+    groups,
+    info,
+    job_edit,
+    jobs,
+    membership,
+    runs,
+    send,
+    templates,
+)
 from bot.commands.registry import CommandSpec, Registry
 from bot.commands.send_content import SEND_USAGE
 from bot.commands.types import Rights
@@ -112,6 +122,9 @@ def command_specs() -> list[CommandSpec]:
         CommandSpec("unschedule", "<name>", "delete a runtime job (asks to confirm)",
                     ADMIN, jobs.unschedule_job, min_args=1, max_args=1,
                     example="/unschedule promo", changes=True, job_arg=0),
+        CommandSpec("cancel", "<run>",
+                    "stop a run in progress (a /send or a job's run) before its next send",
+                    ADMIN, runs.cancel_run, min_args=1, max_args=1, example="/cancel 123"),
         CommandSpec("log", "[n] [who=…] [command=…] [group=…] [failed]",
                     "the last n audit entries (default 10), filtered; reasons of failures",
                     VIEWER, info.show_log, max_args=5, example="/log 20 command=add failed"),

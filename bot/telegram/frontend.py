@@ -22,6 +22,8 @@ handler, and runs inside the caller's event loop:
   does; `stop` does it, then PTB's ``stop()`` and ``shutdown()``;
 - `notify`: a `bot.notify.Notifier` that sends job reports and alerts to
   ``effective_notify_chats`` through the same reply path; it never raises.
+  Its `progress` keeps an ad-hoc run's one progress message up to date
+  (`bot.telegram.progress`: edited at most every `progress_every` seconds).
 
 Never ``run_polling`` (it owns the loop and the signals); `grouppilot run`
 owns both. The token stays out of logs and messages (`redact`).
@@ -61,6 +63,7 @@ from bot.telegram.handlers import NOTICE_TIMEOUT, Handlers
 from bot.telegram.intake import MAX_CONCURRENT_UPDATES, JournalingQueue, UpdateIntake
 from bot.telegram.journal import UpdateJournal
 from bot.telegram.principals import MEMBER_TTL, MemberCache, RightsPolicy
+from bot.telegram.progress import PROGRESS_EVERY, ProgressMessages
 from bot.telegram.recovery import recover
 from bot.telegram.redact import protect, quiet_http_logs, redact
 from bot.telegram.replies import send_text
@@ -106,6 +109,7 @@ class TelegramFrontEnd:
         stop_grace: float = STOP_GRACE,
         notice_timeout: float = NOTICE_TIMEOUT,
         max_concurrent_updates: int = MAX_CONCURRENT_UPDATES,
+        progress_every: float = PROGRESS_EVERY,
     ) -> None:
         if not settings.enabled:
             raise ValueError("telegram.token is empty")
@@ -130,6 +134,9 @@ class TelegramFrontEnd:
             HTTPXRequest(connection_pool_size=1),  # getUpdates
         )
         self.application: TelegramApp = self._build(max_retries)
+        self.progress_messages = ProgressMessages(
+            lambda: self.application.bot, min_interval=progress_every
+        )
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -268,6 +275,15 @@ class TelegramFrontEnd:
             await send_text(self.application.bot, int(chat_id), text)
         except Exception as exc:  # a follow-up that cannot go out is only logged
             log.warning("cannot post a follow-up in chat %s (%s)", chat_id, exc)
+
+    async def progress(self, chat: str, key: str, text: str, final: bool) -> None:
+        """One message per `key` in `chat`, edited in place (`bot.telegram.progress`)."""
+        chat_id = chat.removeprefix("telegram:")
+        if chat_id == chat or not chat_id.lstrip("-").isdigit() or not self.application.running:
+            if final:
+                log.info("to %s (not a Telegram chat, or not running): %s", chat, text)
+            return
+        await self.progress_messages.show(int(chat_id), key, text, final=final)
 
     # -- wiring -------------------------------------------------------------------
 
