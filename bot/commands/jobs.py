@@ -25,6 +25,7 @@ from bot.commands.context import Confirmation, Context
 from bot.commands.schedule_parse import ScheduleRequest, parse_schedule
 from bot.commands.types import Reply
 from bot.durations import format_duration
+from jobs import policies
 from jobs.kinds import kind_of
 from jobs.report import content_lines, history_line, local_time, run_report, should_report
 from jobs.report import delivery_counts as counts_line
@@ -69,6 +70,8 @@ def _when(view: JobView) -> str:
     if view.state.paused:
         return "paused"
     if view.next_run is None:
+        if view.schedule.cut_by_end():  # past its `until`
+            return f"none ({policies.ended_text(view.definition.config)})"
         return "none (no run left)"
     text = local_time(view.next_run, zone)
     if view.fire_at is not None and view.fire_at != view.next_run:
