@@ -17,7 +17,9 @@ passes (the scheduler's clock): nothing here reads the database or the time.
   (:func:`paused_text`). A ``partial`` run reached some groups: it does not
   count and ends the streak, as does an ``ok`` one. Runs that did not happen
   (``skipped``, ``missed``) neither count nor end it. Manual runs count like
-  scheduled ones: they are runs of the same job.
+  scheduled ones: they are runs of the same job. A ``/resume`` starts the
+  streak afresh (runs before the job's floor, which resume moves, are not
+  counted).
 - ``every`` rhythm (:func:`every_anchor`): an ``every`` job counts its
   interval from its last scheduled run on record, else from when it was first
   seen, never from the process start, so a bot restarted daily still runs an
@@ -105,10 +107,16 @@ def streak_window(config: JobConfig) -> int:
     return (config.pause_on_failure or 0) * 2 + 50
 
 
-def failure_streak(runs_newest_first: Iterable[Run]) -> int:
-    """How many runs in a row failed, counting back from the newest finished one."""
+def failure_streak(runs_newest_first: Iterable[Run], *, since: datetime | None = None) -> int:
+    """How many runs in a row failed, counting back from the newest finished one.
+
+    Runs scheduled before ``since`` (the job's floor: its last ``/resume``) do
+    not count: resuming says the cause was fixed, so the streak starts afresh.
+    """
     streak = 0
     for run in runs_newest_first:
+        if since is not None and run.scheduled < since:
+            break
         if run.outcome in _NOT_RUN:
             continue  # it did not happen (or has not ended): neither counts nor breaks
         if run.outcome != "failed":
@@ -117,12 +125,18 @@ def failure_streak(runs_newest_first: Iterable[Run]) -> int:
     return streak
 
 
-def should_pause(config: JobConfig, runs_newest_first: Iterable[Run], *, paused: bool) -> bool:
+def should_pause(
+    config: JobConfig,
+    runs_newest_first: Iterable[Run],
+    *,
+    paused: bool,
+    since: datetime | None = None,
+) -> bool:
     """True when ``pause_on_failure`` says the (unpaused) job must be paused now."""
     limit = config.pause_on_failure
     if limit is None or paused:
         return False
-    return failure_streak(runs_newest_first) >= limit
+    return failure_streak(runs_newest_first, since=since) >= limit
 
 
 def paused_note(config: JobConfig) -> str:

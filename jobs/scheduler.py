@@ -452,7 +452,8 @@ class JobScheduler:
         name = slot.definition.name
         try:
             recent = self.ledger.runs(name, policies.streak_window(config))
-            if not policies.should_pause(config, recent, paused=slot.paused):
+            since = self.book.state(name).floor  # moved by /resume: a fresh streak
+            if not policies.should_pause(config, recent, paused=slot.paused, since=since):
                 return
             state = self.book.pause(name, by=policies.POLICY, note=policies.paused_note(config))
         except Exception as exc:  # the next failed run asks again

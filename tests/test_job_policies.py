@@ -70,8 +70,14 @@ async def test_n_failed_runs_in_a_row_pause_the_job_and_say_so_once(
     again = await restart(make_harness, bot, jobs)
     assert again.scheduler.book.state("hourly").paused
     assert "hourly" not in again.timer.armed
+    again.clock.advance(minutes=1)
     assert (await say(again, "/resume hourly")).ok
     assert "hourly" in again.timer.armed
+    # a fresh streak after /resume: the failures before it do not count
+    for count in range(1, limit + 1):
+        again.sandbox.inject("send", times=2, **FAIL)
+        await again.advance(hours=1)
+        assert again.scheduler.book.state("hourly").paused is (count == limit)
 
 
 @pytest.mark.parametrize(
