@@ -49,6 +49,7 @@ __all__ = [
     "paused_text",
     "should_pause",
     "streak_window",
+    "until_end",
 ]
 
 SKIP_DATE = "skip date"  # the reason of a run skipped by `skip_dates`
@@ -61,8 +62,12 @@ def job_date(config: JobConfig, moment: datetime) -> date:
     return moment.astimezone(load_zone(config.timezone)).date()
 
 
-def _end_of_until(config: JobConfig) -> datetime | None:
-    """The first instant after the ``until`` day in the job's zone (None: no ``until``)."""
+def until_end(config: JobConfig) -> datetime | None:
+    """The first instant after the ``until`` day in the job's zone (None: no ``until``).
+
+    What a job's :attr:`jobs.schedule.Schedule.ends` is set to; a job redefined
+    in place (``/edit``) refreshes it from here.
+    """
     if config.until is None:
         return None
     zone = load_zone(config.timezone)
@@ -72,7 +77,7 @@ def _end_of_until(config: JobConfig) -> datetime | None:
 def job_schedule(config: JobConfig, *, anchor: datetime) -> Schedule:
     """The job's schedule, ended after its ``until`` day; ``every`` counts from ``anchor``."""
     schedule = build_schedule(config, start=anchor)
-    schedule.ends = _end_of_until(config)
+    schedule.ends = until_end(config)
     return schedule
 
 
@@ -88,7 +93,7 @@ def every_anchor(
 
 def ended(config: JobConfig, now: datetime) -> bool:
     """True once the job's ``until`` day is over (in its zone)."""
-    end = _end_of_until(config)
+    end = until_end(config)
     return end is not None and now >= end
 
 
