@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -63,14 +63,17 @@ def job_to_data(job: JobConfig) -> dict[str, Any]:
     """A JSON-ready dict that :func:`job_from_data` reads back into an equal job.
 
     Durations are written the way the config writes them (``"15m"``), an
-    ``at`` time as ISO 8601; keys at their default are left out.
+    ``at`` time and dates (``until``, ``skip_dates``) as ISO 8601; keys at
+    their default are left out.
     """
     data: dict[str, Any] = {}
     for key, value in job.model_dump(exclude_defaults=True).items():
         if isinstance(value, timedelta):
             value = format_duration(value)
-        elif isinstance(value, datetime):
+        elif isinstance(value, date):  # `at` (a datetime), `until`
             value = value.isoformat()
+        elif key == "skip_dates":
+            value = [day.isoformat() for day in value]
         data[key] = value
     data.update(name=job.name, kind=job.kind, targets=list(job.targets))
     data.setdefault("timezone", job.timezone)
