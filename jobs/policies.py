@@ -38,6 +38,7 @@ from jobs.schedule import Schedule, load_zone, resolve_local
 __all__ = [
     "POLICY",
     "SKIP_DATE",
+    "describe",
     "ended",
     "ended_text",
     "every_anchor",
@@ -55,6 +56,18 @@ __all__ = [
 SKIP_DATE = "skip date"  # the reason of a run skipped by `skip_dates`
 POLICY = "policy"  # who paused a job paused by `pause_on_failure`
 _NOT_RUN = frozenset({"skipped", "missed", "running", "interrupted"})
+
+
+def describe(config: JobConfig) -> str:
+    """The job's policies for ``/job``: ``pause after 3 failed runs · until 2027-12-31 · …``."""
+    parts: list[str] = []
+    if config.pause_on_failure is not None:
+        parts.append(f"pause after {config.pause_on_failure} failed runs in a row")
+    if config.until is not None:
+        parts.append(f"until {config.until.isoformat()}")
+    if config.skip_dates:
+        parts.append("skip " + ", ".join(day.isoformat() for day in config.skip_dates))
+    return " · ".join(parts)
 
 
 def job_date(config: JobConfig, moment: datetime) -> date:

@@ -232,3 +232,23 @@ async def test_a_manual_run_on_a_skip_date_still_runs(make_harness: HarnessFacto
     assert (await bot.layer.confirm(outcome.token, ADMIN)).ok
     assert bot.texts_to(SALES) == ["x"]
     assert timedelta(0) <= bot.clock.now - START
+
+
+@pytest.mark.parametrize(
+    ("keys", "line"),
+    [
+        ({}, None),
+        (
+            {"pause_on_failure": 3, "until": "2027-12-31", "skip_dates": ["2026-12-25"]},
+            "policies: pause after 3 failed runs in a row · until 2027-12-31 · skip 2026-12-25",
+        ),
+        ({"skip_dates": ["2027-01-01", "2026-12-25"]}, "policies: skip 2026-12-25, 2027-01-01"),
+    ],
+)
+async def test_job_shows_the_policies(
+    make_harness: HarnessFactory, keys: dict[str, Any], line: str | None
+) -> None:
+    bot = await make_harness([broadcast(targets=["sales"], text="x", **keys)]).start()
+    lines = (await say(bot, "/job morning")).text.splitlines()
+    policy_lines = [text for text in lines if text.startswith("policies:")]
+    assert policy_lines == ([line] if line else [])

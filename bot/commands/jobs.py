@@ -142,6 +142,8 @@ async def show_job(ctx: Context, args: list[str]) -> Reply:
         f"notify {config.notify}",
     ]
     lines.append(" · ".join(options))
+    if policy := policies.describe(config):
+        lines.append(f"policies: {policy}")
     if state.paused:
         since = local_time(state.paused_at, config.timezone) if state.paused_at else "?"
         note = f": {state.note}" if state.note else ""
