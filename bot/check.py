@@ -17,6 +17,7 @@ from datetime import datetime
 
 from bot.config import JobConfig, Settings
 from bot.jobconfig import build_schedule
+from jobs.policies import upcoming_runs
 from jobs.report import content_lines
 from jobs.schedule import AtSchedule, EverySchedule, Schedule
 
@@ -65,7 +66,7 @@ def _stamp(moment: datetime) -> str:
 def _next_runs(job: JobConfig, schedule: Schedule, now: datetime) -> list[str]:
     """The 'next' lines of one job."""
     label = "next" if job.enabled else "next (if enabled)"
-    times = schedule.next_times(now, RUNS_SHOWN)
+    times = upcoming_runs(job, schedule, now, RUNS_SHOWN)  # without skip dates, up to `until`
     if not times and isinstance(schedule, AtSchedule):
         passed = f"{_stamp(schedule.when)} has passed (would count as missed)"
         return [_line(label, f"none: {passed}")]
@@ -75,7 +76,7 @@ def _next_runs(job: JobConfig, schedule: Schedule, now: datetime) -> list[str]:
     pad = " " * len(_line(label, ""))
     lines.extend(pad + _stamp(moment) for moment in times[1:])
     if isinstance(schedule, EverySchedule):
-        note = "counted from the start of the bot; times shown for a start now"
+        note = "counted from its last scheduled run, across restarts; shown for a first start now"
         lines.append(_line("note", note))
     return lines
 

@@ -46,11 +46,23 @@ from jobs.outage import fault_text, is_storage_fault
 from jobs.records import Run
 from jobs.report import run_report, run_title, should_report
 
-__all__ = ["Notify", "RunExecutor"]
+__all__ = ["Notify", "RunExecutor", "resolve_targets"]
 
 log = logging.getLogger(__name__)
 
 Notify = Callable[[str], Awaitable[None]]
+
+
+async def resolve_targets(directory: GroupDirectory, job: JobConfig) -> list[tuple[str, str]]:
+    """(group id, name or "") of every group of the job's targets, each once, in order.
+
+    Also what ``/run`` shows before a manual run and ``--dry-run`` lists.
+    """
+    seen: dict[str, str] = {}
+    for target in job.targets:
+        for ref in await directory.resolve_target(target):
+            seen.setdefault(ref.id, ref.name if ref.name != ref.id else "")
+    return list(seen.items())
 
 
 class RunExecutor:
@@ -164,11 +176,7 @@ class RunExecutor:
 
     async def resolve_targets(self, job: JobConfig) -> list[tuple[str, str]]:
         """(group id, name) of every group of the job's targets, each once, in order."""
-        seen: dict[str, str] = {}
-        for target in job.targets:
-            for ref in await self.directory.resolve_target(target):
-                seen.setdefault(ref.id, ref.name if ref.name != ref.id else "")
-        return list(seen.items())
+        return await resolve_targets(self.directory, job)
 
     async def report(self, run: Run, job: JobConfig | None) -> None:
         """Send the run's report per ``notify`` and what its kind announces (new invite links).

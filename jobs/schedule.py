@@ -87,14 +87,31 @@ def _require_aware(moment: datetime) -> None:
 
 
 class Schedule(ABC):
-    """The run times of one job, in its zone."""
+    """The run times of one job, in its zone, all before ``ends`` when it is set."""
 
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone
+        # No run at or after this instant (a job's `until`: the end of that day in its
+        # zone, see jobs.policies). Kept here, not in a wrapper, so code that asks what
+        # kind of schedule a job has (catch-up, `every` anchors) still sees it.
+        self.ends: datetime | None = None
 
-    @abstractmethod
     def next_after(self, moment: datetime) -> datetime | None:
         """First run strictly after ``moment`` (aware), in the job's zone; None if none."""
+        found = self._next_after(moment)
+        if found is None or (self.ends is not None and found >= self.ends):
+            return None
+        return found
+
+    @abstractmethod
+    def _next_after(self, moment: datetime) -> datetime | None:
+        """First run strictly after ``moment``, ignoring ``ends``."""
+
+    def cut_by_end(self) -> bool:
+        """True when ``ends`` cuts off runs the schedule would otherwise have (a job ended)."""
+        if self.ends is None:
+            return False
+        return self._next_after(self.ends - timedelta(microseconds=1)) is not None
 
     @abstractmethod
     def describe(self) -> str:
@@ -197,7 +214,7 @@ class CronSchedule(Schedule):
                 found.append(fire.replace(tzinfo=None))
         return min(found, default=None)
 
-    def next_after(self, moment: datetime) -> datetime | None:
+    def _next_after(self, moment: datetime) -> datetime | None:
         _require_aware(moment)
         # Wall times before the moment's own wall time can only map to instants
         # at or before it (the local -> instant mapping is monotonic).
@@ -220,7 +237,12 @@ class CronSchedule(Schedule):
 
 
 class EverySchedule(Schedule):
-    """A fixed elapsed interval; the first run is one interval after ``start``."""
+    """A fixed elapsed interval; the first run is one interval after ``start``.
+
+    ``start`` is the rhythm's anchor: the scheduler gives the job's last
+    scheduled run on record (so a restart keeps the rhythm), or when the job
+    was first seen (see :func:`jobs.policies.every_anchor`).
+    """
 
     def __init__(self, interval: timedelta, *, start: datetime, zone: ZoneInfo) -> None:
         super().__init__(zone)
@@ -231,7 +253,7 @@ class EverySchedule(Schedule):
         self.interval = interval
         self.start = start.astimezone(UTC)
 
-    def next_after(self, moment: datetime) -> datetime | None:
+    def _next_after(self, moment: datetime) -> datetime | None:
         _require_aware(moment)
         elapsed = moment.astimezone(UTC) - self.start
         steps = 1 if elapsed < self.interval else elapsed // self.interval + 1
@@ -276,7 +298,7 @@ class AtSchedule(Schedule):
             parsed = resolve_local(parsed, zone)
         self.when = parsed.astimezone(zone)
 
-    def next_after(self, moment: datetime) -> datetime | None:
+    def _next_after(self, moment: datetime) -> datetime | None:
         _require_aware(moment)
         return self.when if self.when.astimezone(UTC) > moment.astimezone(UTC) else None
 

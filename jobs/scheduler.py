@@ -12,6 +12,10 @@ arms (:mod:`jobs.timer`); history and deliveries are ours (:mod:`jobs.ledger`).
 - **Overlap.** A run due while the job's previous run is still going is
   ``skip``-ped (a history row with the reason) or, with ``queue``, waits
   (one at most; a further one is skipped). ``/run`` goes through the same.
+- **Policies** (:mod:`jobs.policies`): no run after ``until``; a run on one
+  of the ``skip_dates`` is recorded as skipped; ``pause_on_failure`` pauses
+  the job after that many failed runs in a row; ``every`` jobs keep their
+  rhythm from the last scheduled run on record.
 - **Pause** is stored (kept across restarts, config jobs too) and disarms
   the job; **resume** arms the next run after *now*: nothing that fell in
   the pause runs late.
@@ -40,11 +44,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from bot.jobconfig import JobConfig, build_schedule
+from bot.jobconfig import JobConfig
 from bot.notify import LogNotifier, Notifier
 from bot.services import GroupDirectory, utc_now
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
+from jobs import policies
 from jobs.adhoc import AdHocRuns
 from jobs.context import RunContext
 from jobs.definitions import DefinitionBook, DefinitionError, JobDefinition, job_to_data
@@ -236,7 +241,9 @@ class JobScheduler:
             return
         if plan.missed_at is not None:
             self.record_not_run(slot, plan.missed_at, "schedule", "missed", plan.reason)
-        if plan.run_at is not None:
+        if plan.run_at is not None and policies.on_skip_date(config, plan.run_at):
+            self.record_not_run(slot, plan.run_at, "schedule", "skipped", policies.SKIP_DATE)
+        elif plan.run_at is not None:
             log.info("%s: catching up the run of %s", name, plan.run_at.isoformat())
             self.submit(slot, plan.run_at, "catch-up")
 
@@ -291,8 +298,16 @@ class JobScheduler:
     # -- arming and firing ----------------------------------------------------------
 
     def add_slot(self, definition: JobDefinition, *, start: datetime) -> Slot:
-        slot = Slot(definition, build_schedule(definition.config, start=start))
-        slot.paused = self.book.state(definition.name).paused
+        state = self.book.state(definition.name)
+        anchor = start
+        if definition.config.every is not None:  # keeps its rhythm across restarts
+            anchor = policies.every_anchor(
+                last_scheduled=self.ledger.last_scheduled(definition.name),
+                first_seen=state.floor,
+                now=start,
+            )
+        slot = Slot(definition, policies.job_schedule(definition.config, anchor=anchor))
+        slot.paused = state.paused
         _ = slot.config_data  # built now, not on the fire path
         self.slots[definition.name] = slot
         return slot
@@ -336,6 +351,9 @@ class JobScheduler:
                 "(was the machine asleep?)"
             )
             self.record_not_run(slot, scheduled, "schedule", "missed", reason)
+            return
+        if policies.on_skip_date(config, scheduled):
+            self.record_not_run(slot, scheduled, "schedule", "skipped", policies.SKIP_DATE)
             return
         self.submit(slot, scheduled, "schedule")
 
@@ -422,6 +440,7 @@ class JobScheduler:
             ended = await executor.execute(run, config)
             if run.id in self.adhoc.canceled and ended.outcome == "interrupted":
                 ended = await self.adhoc.finish_canceled(ended, config, executor)
+            self._pause_on_failure(slot, ended, config)
             return ended
         except Exception:  # execute handles its errors: this is the last resort, never silent
             log.exception("%s: run %s ended on an unexpected error", config.name, run.id)
@@ -434,6 +453,34 @@ class JobScheduler:
             name = slot.definition.name
             if queued is not None and self.running and self.slots.get(name) is slot:
                 self.start_run(slot, queued.scheduled, queued.trigger, queued.by)
+
+    def _pause_on_failure(self, slot: Slot, final: Run, config: JobConfig) -> None:
+        """``pause_on_failure``: pause (by "policy") after that many failed runs in a row."""
+        if config.pause_on_failure is None or final.outcome != "failed" or slot.paused:
+            return
+        name = slot.definition.name
+        try:
+            recent = self.ledger.runs(name, policies.streak_window(config))
+            since = self.book.state(name).floor  # moved by /resume: a fresh streak
+            if not policies.should_pause(config, recent, paused=slot.paused, since=since):
+                return
+            state = self.book.pause(name, by=policies.POLICY, note=policies.paused_note(config))
+        except Exception as exc:  # the next failed run asks again
+            if not is_storage_fault(exc):
+                raise
+            log.error("%s: pause_on_failure not applied: %s", name, fault_text(exc))
+            return
+        slot.paused = state.paused
+        if self.slots.get(name) is slot:
+            self.arm(slot, after=self.clock())
+        if slot.queued is not None:
+            queued, slot.queued = slot.queued, None
+            self.record_not_run(
+                slot, queued.scheduled, queued.trigger, "skipped", "the job was paused", queued.by
+            )
+        text = policies.paused_text(config)
+        log.warning(text)
+        self.spawn(self.notify_chats(text))
 
     def record_not_run(
         self,

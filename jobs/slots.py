@@ -17,9 +17,10 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal
 
-from bot.jobconfig import JobConfig, build_schedule
+from bot.jobconfig import JobConfig
 from bot.services import Refusal, did_you_mean
 from bot.usertext import excerpt
+from jobs import policies
 from jobs.definitions import JobDefinition, job_to_data, same_schedule
 from jobs.records import Run, Trigger
 from jobs.schedule import Schedule
@@ -105,7 +106,8 @@ class Slot:
         definition; a run in progress keeps the one it started with. A new schedule or
         zone counts from ``start`` (an ``every`` job); an unchanged one keeps its rhythm."""
         if not same_schedule(self.config, definition.config):
-            self.schedule = build_schedule(definition.config, start=start)
+            self.schedule = policies.job_schedule(definition.config, anchor=start)
+        self.schedule.ends = policies.until_end(definition.config)  # `until` may have changed
         self.definition = definition
         self.__dict__.pop("config_data", None)  # drop the cached form of the old definition
 

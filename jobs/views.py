@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.jobconfig import build_schedule
 from jobs.definitions import JobDefinition, JobState
+from jobs.policies import job_schedule
 from jobs.records import Run
 from jobs.schedule import Schedule
 from jobs.scheduler import JobScheduler
@@ -69,7 +69,7 @@ def _view(scheduler: JobScheduler, definition: JobDefinition, now: datetime) -> 
             progress=scheduler.ledger.counts(active.id) if active is not None else None,
             queued=slot.queued is not None,
         )
-    schedule = build_schedule(definition.config, start=now)
+    schedule = job_schedule(definition.config, anchor=now)  # `until` ends it
     upcoming = None
     if definition.config.enabled and not state.paused:
         upcoming = schedule.next_after(now)

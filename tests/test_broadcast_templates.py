@@ -230,9 +230,10 @@ async def test_run_shows_the_template_and_its_variables_before_asking(
     harness = await make_harness([template_job()]).start()
     outcome = await say(harness, "/run morning")
     assert isinstance(outcome, Pending), outcome
-    assert outcome.question == (
-        "Run morning now (a manual run)? It sends to all-sales:\n"
-        "template boas_vindas with nome=equipe {group}, grupo={group}, cupom=OFF-{date:%d%m}"
+    assert outcome.question == (  # issue 12: the groups, and the first one's values filled
+        "Run morning now (a manual run)? It sends to 2 groups: Sales Team, Sales Rio.\n"
+        "Example, as Sales Team gets it:\n"
+        "template boas_vindas with nome=equipe Sales Team, grupo=Sales Team, cupom=OFF-2711"
     )
     assert template_reads(harness) == ["/v1/templates/boas_vindas"]  # checked online
     assert sends(harness) == []
@@ -245,8 +246,8 @@ async def test_run_of_a_text_job_reads_no_template(make_harness: HarnessFactory)
     harness = await make_harness([broadcast(text="Hi {group}")]).start()
     outcome = await say(harness, "/run morning")
     assert isinstance(outcome, Pending), outcome
-    assert outcome.question.endswith("all-sales:\nHi {group}")
-    assert harness.sandbox.requests == []
+    assert outcome.question.endswith("gets it:\nHi Sales Team")  # issue 12: rendered
+    assert template_reads(harness) == []
 
 
 async def test_run_shows_the_media_before_asking(make_harness: HarnessFactory) -> None:
@@ -255,7 +256,7 @@ async def test_run_shows_the_media_before_asking(make_harness: HarnessFactory) -
     harness = await make_harness([job]).start()
     outcome = await say(harness, "/run morning")
     assert isinstance(outcome, Pending), outcome
-    assert outcome.question.endswith(f"all-sales:\nimage {IMAGE}\ncaption: Oi {{group}}")
+    assert outcome.question.endswith(f"gets it:\nimage {IMAGE}\ncaption: Oi Sales Team")
 
 
 @pytest.mark.parametrize(("template", "variables", "code", "sentence"), WRONG)

@@ -142,6 +142,22 @@ def test_next_times_in_job_zone(
     assert f"  zone:     {zone}" in block(report, "j")
 
 
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("skip_dates = [2026-11-28]", ["2026-11-29T09:00:00+00:00", "2026-11-30T09:00:00+00:00"]),
+        ("until = 2026-11-28", ["2026-11-28T09:00:00+00:00"]),
+    ],
+)
+def test_next_times_leave_out_skip_dates_and_stop_at_until(
+    settings_from: Callable[[str], Settings], extra: str, expected: list[str]
+) -> None:
+    report = format_check(settings_from(job('cron = "0 9 * * *"', extra=extra)), now=NOW)
+    assert next_times(report)[: len(expected)] == expected
+    if extra.startswith("until"):
+        assert next_times(report) == expected
+
+
 def test_every_job_says_it_counts_from_start(settings_from: Callable[[str], Settings]) -> None:
     lines = block(format_check(settings_from(job('every = "2h"')), now=NOW), "j")
     assert "  schedule: every 2h" in lines

@@ -168,7 +168,8 @@ async def test_unknown_job_names_the_candidates(bot: Harness, typed: str, hint: 
 async def test_run_a_broadcast_asks_then_reports(bot: Harness) -> None:
     outcome = await bot.layer.execute("/run morning", ADMIN)
     assert isinstance(outcome, Pending)
-    assert "Run morning now (a manual run)? It sends to all-sales" in outcome.question
+    # issue 12: the resolved groups, not the target's name (tests/test_run_confirmation.py)
+    assert "Run morning now (a manual run)? It sends to 2 groups: " in outcome.question
     assert bot.sandbox.sent_messages == []  # nothing before Confirm
     reply = await bot.layer.confirm(outcome.token, ADMIN)
     assert reply.ok, reply.text
@@ -195,9 +196,10 @@ async def test_run_answers_with_the_report_unless_the_notify_chats_got_it(
         assert bot.notes.texts == []
 
 
-async def test_run_an_invite_reset_needs_no_confirmation(bot: Harness) -> None:
+async def test_run_an_invite_reset_asks_first(bot: Harness) -> None:
+    # issue 12: it kills live links, so it asks like /invite … reset
     before = bot.sandbox.groups[VIP].invite_link
-    reply = await say(bot, "/run links")
+    reply = await say(bot, "/run links", confirm=True)
     assert reply.ok, reply.text
     assert "reset 1, failed 0, unknown 0" in reply.text
     assert bot.sandbox.groups[VIP].invite_link != before

@@ -88,8 +88,8 @@ async def test_many_missed_runs_catch_up_once(make_harness: HarnessFactory) -> N
     assert caught.scheduled == START + timedelta(hours=7)
     assert "4 runs missed" in missed.skip_reason
     assert len(second.texts_to(SALES)) == 3
-    # every jobs: first regular run one interval after this start
-    assert second.timer.when("morning") == second.clock.now + timedelta(hours=1)
+    # every jobs keep their rhythm (issue 12): one interval after the last scheduled run
+    assert second.timer.when("morning") == caught.scheduled + timedelta(hours=1)
 
 
 async def test_a_very_long_downtime_is_counted_without_enumerating_it_all(
@@ -175,9 +175,9 @@ async def test_schedule_jobs_survive_restart(make_harness: HarnessFactory) -> No
     definition = second.scheduler.book.get("promo")
     assert definition is not None
     assert (definition.source, definition.created_by, definition.config) == ("chat", "user:1", job)
-    # nothing was due while down; an every job first runs one interval after the start
+    # nothing was due while down; an every job keeps its rhythm (issue 12)
     assert [r.trigger for r in second.runs("promo")] == ["schedule"]
-    assert second.timer.when("promo") == second.clock.now + timedelta(minutes=30)
+    assert second.timer.when("promo") == second.runs("promo")[0].scheduled + timedelta(minutes=30)
 
 
 async def test_removed_config_job_is_dropped_but_its_history_stays(

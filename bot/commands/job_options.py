@@ -17,15 +17,15 @@ bounded look ahead: a cron's shortest gap shows within its first runs).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
 from bot.durations import format_duration
 from bot.jobconfig import JobConfig, build_schedule
 from bot.usertext import excerpt
+from jobs.policies import upcoming_runs
 from jobs.report import content_lines
-from jobs.schedule import Schedule
 
 __all__ = [
     "CHAT_OPTIONS",
@@ -35,7 +35,6 @@ __all__ = [
     "describe",
     "interval_problem",
     "is_option",
-    "next_runs",
     "option_values",
     "parse_options",
     "runs_line",
@@ -126,28 +125,6 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def next_runs(job: JobConfig, schedule: Schedule, now: datetime, count: int) -> list[datetime]:
-    """Up to ``count`` runs after ``now`` in the job's zone, without its skip dates and
-    those after its ``until`` (the last day runs may happen). A skipped day is stepped
-    over whole, so this looks at most ``count + len(skip_dates) + 1`` times ahead."""
-    found: list[datetime] = []
-    moment = now
-    for _ in range(count + len(job.skip_dates) + 1):
-        upcoming = schedule.next_after(moment)
-        if upcoming is None or (job.until is not None and upcoming.date() > job.until):
-            break
-        day = upcoming.date()
-        if day in job.skip_dates:
-            midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=upcoming.tzinfo)
-            moment = midnight - timedelta(microseconds=1)
-            continue
-        found.append(upcoming)
-        if len(found) == count:
-            break
-        moment = upcoming
-    return found
-
-
 def _offset(moment: datetime) -> str:
     """``-03:00`` (``%:z`` needs Python 3.12)."""
     offset = moment.utcoffset() or timedelta(0)
@@ -190,7 +167,7 @@ def interval_problem(job: JobConfig, now: datetime, minimum: timedelta) -> str |
 def upcoming(job: JobConfig, now: datetime) -> str:
     """The job's next :data:`PREVIEW_RUNS` runs from ``now``, as a confirmation shows them
     (an ``every`` job counts from ``now``, as when it is made or rescheduled)."""
-    return runs_line(next_runs(job, build_schedule(job, start=now), now, PREVIEW_RUNS))
+    return runs_line(upcoming_runs(job, build_schedule(job, start=now), now, PREVIEW_RUNS))
 
 
 def describe(job: JobConfig, now: datetime) -> list[str]:

@@ -28,9 +28,16 @@ from bot.commands.job_options import describe, upcoming
 from bot.commands.schedule_parse import ScheduleRequest, parse_schedule
 from bot.commands.types import Reply
 from bot.durations import format_duration
-from jobs.kinds import kind_of
+from bot.jobconfig import JobConfig
+from bot.services import ResolveError, explain
+from bot.usertext import excerpt
+from bot.whatsapp.errors import PilotError
+from bot.zones import load_zone
+from jobs import policies
+from jobs.kinds import RunPreview, group_label, kind_of
 from jobs.report import content_lines, history_line, local_time, run_report, should_report
 from jobs.report import delivery_counts as counts_line
+from jobs.runs import resolve_targets
 from jobs.scheduler import JobNotFound, JobScheduler, SchedulerNotRunning
 from jobs.views import JobView, RunDelivery, delivery_counts, job_view, job_views
 
@@ -46,6 +53,13 @@ __all__ = [
 ]
 
 MANUAL_WAIT = 10.0  # seconds /run waits for the run's report
+DRY_RUN_WORDS = frozenset(
+    {"--dry-run", "\u2014dry-run", "\u2013dry-run"}
+)  # phones turn -- into a dash
+DRY_RUN_GROUPS = 20  # groups a dry run shows before "and N more"
+# The console's chat: the console front end is also where the notify reports are printed
+# (bot.notify.ConsoleNotifier), so a report shown there is not repeated as the reply.
+REPORTS_CHAT = "console"
 RECENT_RUNS = 10
 
 Handler = Callable[[Context, list[str]], Awaitable[Reply | Confirmation]]
@@ -72,6 +86,8 @@ def _when(view: JobView) -> str:
     if view.state.paused:
         return "paused"
     if view.next_run is None:
+        if view.schedule.cut_by_end():  # past its `until`
+            return f"none ({policies.ended_text(view.definition.config)})"
         return "none (no run left)"
     text = local_time(view.next_run, zone)
     if view.fire_at is not None and view.fire_at != view.next_run:
@@ -129,6 +145,8 @@ async def show_job(ctx: Context, args: list[str]) -> Reply:
         f"notify {config.notify}",
     ]
     lines.append(" · ".join(options))
+    if policy := policies.describe(config):
+        lines.append(f"policies: {policy}")
     if state.paused:
         since = local_time(state.paused_at, config.timezone) if state.paused_at else "?"
         note = f": {state.note}" if state.note else ""
@@ -165,7 +183,13 @@ def _delivery(delivery: RunDelivery, zone: str) -> str:
 
 async def run_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
     scheduler = _scheduler(ctx)
-    scheduler.require_running()
+    dry = len(args) > 1
+    if dry and args[1].strip().lower() not in DRY_RUN_WORDS:
+        return Reply.failed(
+            f"/run takes a job name and optionally --dry-run, not {excerpt(args[1])}."
+        )
+    if not dry:  # a dry run only reads: it works in `exec` too
+        scheduler.require_running()
     view = _view(ctx, args[0])
     config = view.definition.config
     if not config.enabled:
@@ -177,11 +201,36 @@ async def run_job(ctx: Context, args: list[str]) -> Reply | Confirmation:
     kind = kind_of(config)
     refusal = await kind.preflight(ctx.client, config)  # a template job: its template, online
     if refusal is not None:
-        return Reply.failed(f"Not run: {refusal}")
-    question = kind.run_question(view.name, config)
+        return Reply.failed(f"{'Dry run: a run would be refused' if dry else 'Not run'}: {refusal}")
+    try:  # resolved now to show them; the run resolves them again when it starts
+        groups = await resolve_targets(ctx.directory, config)
+    except (ResolveError, PilotError) as exc:
+        why = explain(exc) if isinstance(exc, PilotError) else str(exc)
+        return Reply.failed(f"{'Dry run' if dry else 'Not run'}: targets: {why}")
+    when = ctx.clock().astimezone(load_zone(config.timezone))  # a manual run's time: now
+    preview = RunPreview(view.name, groups, when)
+    if dry:
+        return Reply(_dry_run(config, preview))
+    question = kind.run_question(config, preview)
     if question is None:
         return await do_run()
     return ctx.ask(question, do_run)
+
+
+def _dry_run(config: JobConfig, preview: RunPreview) -> str:
+    """Per group (the first :data:`DRY_RUN_GROUPS`), what a run would do; nothing done."""
+    kind = kind_of(config)
+    count = len(preview.groups)
+    lines = [
+        f"Dry run of {preview.name}: nothing is sent and no run is recorded. "
+        f"It would {kind.verb} {count} group{'s' if count != 1 else ''}" + (":" if count else ".")
+    ]
+    for group in preview.groups[:DRY_RUN_GROUPS]:
+        lines.append(f"{group_label(group)}:")
+        lines.extend(f"  {line}" for line in kind.dry_run(config, group, preview.when).splitlines())
+    if count > DRY_RUN_GROUPS:
+        lines.append(f"… and {count - DRY_RUN_GROUPS} more groups.")
+    return "\n".join(lines)
 
 
 async def _run_now(ctx: Context, scheduler: JobScheduler, name: str) -> Reply:
@@ -201,6 +250,9 @@ async def _run_now(ctx: Context, scheduler: JobScheduler, name: str) -> Reply:
     final = submission.task.result()
     report = run_report(final, scheduler.ledger.deliveries(final.id))
     if should_report(final, scheduler.slot(name).config.notify):
+        if ctx.principal.chat == REPORTS_CHAT:
+            # this chat is where the notify reports go: it has just shown the report
+            return Reply("", ok=final.outcome == "ok", silent=True)
         # the full report (and any new links) just went to the notify chats: no second copy
         headline = report.splitlines()[0]
         return Reply(f"{headline}\n(report sent to the notify chats)", ok=final.outcome == "ok")

@@ -13,11 +13,20 @@ from collections.abc import Mapping
 from typing import Final
 
 from bot.jobconfig import JobConfig
-from jobs.kinds.base import JobKind
+from jobs.kinds.base import JobKind, RunPreview, group_label
 from jobs.kinds.broadcast import Broadcast
 from jobs.kinds.invite_reset import InviteReset
 
-__all__ = ["KINDS", "SCHEDULE_ACTIONS", "Broadcast", "InviteReset", "JobKind", "kind_of"]
+__all__ = [
+    "KINDS",
+    "SCHEDULE_ACTIONS",
+    "Broadcast",
+    "InviteReset",
+    "JobKind",
+    "RunPreview",
+    "group_label",
+    "kind_of",
+]
 
 KINDS: Final[Mapping[str, JobKind]] = {kind.name: kind for kind in (Broadcast(), InviteReset())}
 """Every job kind by its name (the ``kind`` key of a job)."""

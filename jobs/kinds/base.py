@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
 from bot.jobconfig import JobConfig
@@ -21,7 +23,32 @@ from jobs.context import RunContext
 from jobs.kind_rules import KindName
 from jobs.records import Delivery, Run
 
-__all__ = ["JobKind"]
+__all__ = ["QUESTION_GROUPS", "JobKind", "RunPreview", "group_label", "named_groups"]
+
+QUESTION_GROUPS = 10  # groups a /run question names before "and N more"
+
+
+def group_label(group: tuple[str, str]) -> str:
+    """``Sales Team (1203…@g.us)``, or the id alone when the group has no name."""
+    group_id, name = group
+    return f"{name} ({group_id})" if name and name != group_id else group_id
+
+
+def named_groups(groups: Sequence[tuple[str, str]], first: int = QUESTION_GROUPS) -> str:
+    """``3 groups: A, B, C`` (the first ``first`` names, then ``and N more``)."""
+    shown = [name or group_id for group_id, name in groups[:first]]
+    more = len(groups) - len(shown)
+    listed = ", ".join(shown) + (f" and {more} more" if more else "")
+    return f"{len(groups)} group{'s' if len(groups) != 1 else ''}: {listed}"
+
+
+@dataclass(frozen=True)
+class RunPreview:
+    """What ``/run`` resolved before a manual run (nothing sent, nothing recorded)."""
+
+    name: str
+    groups: Sequence[tuple[str, str]]  # (group id, name or ""), in the order a run would use
+    when: datetime  # the run's time in the job's zone: what {date}, {time}… are filled with
 
 
 class JobKind(ABC):
@@ -44,9 +71,13 @@ class JobKind(ABC):
     def option(self, job: JobConfig) -> str:
         """The kind's own option, first on ``/job``'s options line: ``pin no``."""
 
-    def run_question(self, name: str, job: JobConfig) -> str | None:
+    def run_question(self, job: JobConfig, preview: RunPreview) -> str | None:
         """What ``/run`` asks before a manual run (None: it runs at once)."""
         return None
+
+    @abstractmethod
+    def dry_run(self, job: JobConfig, group: tuple[str, str], when: datetime) -> str:
+        """What a run would do to one group (``/run <job> --dry-run``), nothing done."""
 
     async def preflight(self, client: WhatsAppClient, job: JobConfig) -> str | None:
         """What ``/run`` checks online before asking: a refusal sentence, or None to go on."""

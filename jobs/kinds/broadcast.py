@@ -6,8 +6,9 @@ placeholders in the text, the variables and the caption are filled per group
 (:func:`bot.jobconfig.render_text` with the group's name and the run's
 scheduled time in the job's zone). ``/schedule <name> <when> send <target>
 <text…>`` makes a text one; ``/run`` checks a template online
-(:meth:`Broadcast.preflight`), shows the content and asks before a manual
-run; ``/job`` shows its ``pin`` option.
+(:meth:`Broadcast.preflight`), names the groups, shows the first one's
+message rendered and asks before a manual run (``--dry-run``: every group's
+message, nothing sent); ``/job`` shows its ``pin`` option.
 
 A template job reads its template once, before the first send of a run
 (only when rows are pending), and checks every group's variables against
@@ -53,7 +54,7 @@ from bot.whatsapp.content import Content, Media, TemplateMessage, Text
 from bot.whatsapp.errors import InvalidInput, OutcomeUnknown, PilotError
 from jobs.context import RunContext, RunRefused, error_code, is_number_wide
 from jobs.kind_rules import KindName
-from jobs.kinds.base import JobKind
+from jobs.kinds.base import JobKind, RunPreview, named_groups
 from jobs.outage import LateOutcome
 from jobs.records import Delivery, Run
 from jobs.schedule import load_zone
@@ -82,10 +83,23 @@ class Broadcast(JobKind):
     def option(self, job: JobConfig) -> str:
         return f"pin {'yes' if job.pin else 'no'}"
 
-    def run_question(self, name: str, job: JobConfig) -> str | None:
-        return f"Run {name} now (a manual run)? It sends to {', '.join(job.targets)}:\n" + (
-            _shown_content(job)
+    def run_question(self, job: JobConfig, preview: RunPreview) -> str | None:
+        """The groups it sends to, and the first one's message as it would get it."""
+        head = f"Run {preview.name} now (a manual run)?"
+        if not preview.groups:
+            return f"{head} Its targets ({', '.join(job.targets)}) have no group now."
+        first = preview.groups[0]
+        return (
+            f"{head} It sends to {named_groups(preview.groups)}.\n"
+            f"Example, as {first[1] or first[0]} gets it:\n{self.dry_run(job, first, preview.when)}"
         )
+
+    def dry_run(self, job: JobConfig, group: tuple[str, str], when: datetime) -> str:
+        """The group's message: text, template and variables, or media and caption, filled."""
+        try:
+            return _shown_content(job, group=group[1] or group[0], when=when)
+        except ValueError as exc:  # a placeholder this group's values cannot fill
+            return f"(not sendable: {exc})"
 
     async def preflight(self, client: WhatsAppClient, job: JobConfig) -> str | None:
         """A template job's template, read and checked online (variables on sample values)."""
@@ -210,15 +224,21 @@ async def _checked_variables(
     return variables
 
 
-def _shown_content(job: JobConfig) -> str:
-    """The content /run shows before asking: the text, the template and its variables, or media."""
+def _shown_content(job: JobConfig, *, group: str, when: datetime) -> str:
+    """One group's content as a run would send it: placeholders filled (ValueError if not)."""
+
+    def filled(text: str) -> str:
+        return render_text(text, group=group, when=when)
+
     if job.template is not None:
-        pairs = ", ".join(f"{name}={value}" for name, value in (job.variables or {}).items())
+        pairs = ", ".join(
+            f"{name}={filled(value)}" for name, value in (job.variables or {}).items()
+        )
         return f"template {job.template}" + (f" with {pairs}" if pairs else " (no variables)")
     if job.media is not None:
         shown = f"{job.media_type} {job.media}"
-        return shown + (f"\ncaption: {_preview(job.caption)}" if job.caption else "")
-    return _preview(job.text or "")
+        return shown + (f"\ncaption: {_preview(filled(job.caption))}" if job.caption else "")
+    return _preview(filled(job.text or ""))
 
 
 def _preview(text: str) -> str:

@@ -1,9 +1,10 @@
 """The ``invite_reset`` job kind: a fresh invite link for every group of a run.
 
-``/schedule <name> <when> reset-invite <target>`` makes one; ``/run`` runs it
-at once; ``/job`` shows its ``announce`` option. Its reports count ``reset``
-groups, and with ``announce = true`` the new links are announced with the
-report whatever ``notify`` says (:meth:`InviteReset.announcement`).
+``/schedule <name> <when> reset-invite <target>`` makes one; ``/run`` names
+the groups whose links die and asks first, like ``/invite … reset``;
+``/job`` shows its ``announce`` option. Its reports count ``reset`` groups,
+and with ``announce = true`` the new links are announced with the report
+whatever ``notify`` says (:meth:`InviteReset.announcement`).
 
 Per ``pending`` delivery, one group at a time (a random ``gap`` between two):
 commit ``sending``, reset the link through the shared client, store the new
@@ -26,6 +27,7 @@ new link, it is kept in memory until it can be written
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import ClassVar, Literal
 
 from bot.jobconfig import JobConfig
@@ -34,7 +36,7 @@ from bot.usertext import excerpt
 from bot.whatsapp.errors import OutcomeUnknown, PilotError
 from jobs.context import INTERRUPTED, RunContext, error_code, is_number_wide
 from jobs.kind_rules import KindName
-from jobs.kinds.base import JobKind
+from jobs.kinds.base import JobKind, RunPreview, named_groups
 from jobs.outage import LateOutcome
 from jobs.records import Delivery, Run
 
@@ -56,6 +58,19 @@ class InviteReset(JobKind):
 
     def option(self, job: JobConfig) -> str:
         return f"announce {'yes' if job.announce else 'no'}"
+
+    def run_question(self, job: JobConfig, preview: RunPreview) -> str | None:
+        """Like ``/invite … reset``: a reset kills live links, so name the groups and ask."""
+        head = f"Run {preview.name} now (a manual run)?"
+        if not preview.groups:
+            return f"{head} Its targets ({', '.join(job.targets)}) have no group now."
+        return (
+            f"{head} It resets the invite links of {named_groups(preview.groups)}. "
+            "Their current links will stop working."
+        )
+
+    def dry_run(self, job: JobConfig, group: tuple[str, str], when: datetime) -> str:
+        return "the invite link would be reset (the current one stops working)"
 
     async def deliver(self, ctx: RunContext, run: Run, job: JobConfig) -> None:
         await deliver_invite_reset(ctx, run, job)
