@@ -6,7 +6,8 @@ import pytest
 from conftest import ADMIN
 from conftest import run_confirmed as run
 
-from bot.commands.types import Reply
+from bot.commands.layer import CommandLayer
+from bot.commands.types import Pending, Reply
 from bot.sandbox import Sandbox
 
 SALES = "120363123456789012@g.us"
@@ -225,3 +226,14 @@ async def test_not_found_hints_point_at_the_right_list(layer, command, sentence)
     reply = await run(layer, command)
     assert not reply.ok
     assert reply.text == sentence
+
+
+async def test_add_without_a_per_person_status_still_gives_a_reason(
+    layer: CommandLayer, sandbox: Sandbox
+) -> None:
+    # A 2xx answer that says nothing per person, while nobody was added.
+    sandbox.inject("add", status=200, code="OK")
+    outcome = await layer.execute("/add sales +5511955550007", ADMIN)
+    text = outcome.question if isinstance(outcome, Pending) else outcome.text
+    assert "+5511955550007: not added; send them the invite link instead (/invite sales). " in text
+    assert "The API gave no reason: likely their privacy settings" in text

@@ -48,6 +48,9 @@ _CREATE_LEFT_OUT = (
     "Not in the group after creating it: likely their privacy settings, "
     "or the number is not on WhatsApp."
 )
+_ADD_LEFT_OUT = (
+    "The API gave no reason: likely their privacy settings, or the number is not on WhatsApp."
+)
 # Left out for these, an invite link does not help: not on WhatsApp, group full.
 _NOT_INVITABLE = {"404", "500", "409"}
 _INVITE_ONLY = "META_GROUP_INVITE_ONLY"  # a Meta number adds nobody: invite links only
@@ -136,7 +139,7 @@ async def add(ctx: Context, args: list[str]) -> Reply | Confirmation:
         return await _offer_instead_of_adding(ctx, group, before, numbers, exc)
     after = await ctx.client.get_group(group.id)
     lines, invitable, left_out = _membership_lines(
-        numbers, before, after, person_statuses(result.raw), args[0]
+        numbers, before, after, person_statuses(result.raw), args[0], _ADD_LEFT_OUT
     )
     label = _label(group, after)
     summary = f"{label}:" if not left_out else f"{label} (some not added):"
