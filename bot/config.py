@@ -55,6 +55,7 @@ from bot.config_sections import (
     TelegramSettings,
     render_invite,
 )
+from bot.config_service import HttpSettings, LogSettings, MonitorSettings
 from bot.envvars import unused_variable_warnings
 from bot.jobconfig import NAME, NAME_RULE, JobConfig, render_text
 from bot.problems import MAX_REASON, problems_from_errors
@@ -88,6 +89,9 @@ _SECTIONS = (
     "storage",
     "scheduler",
     "messages",
+    "http",
+    "log",
+    "monitor",
     "groups",
     "targets",
     "jobs",
@@ -218,6 +222,9 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     messages: MessagesSettings = Field(default_factory=MessagesSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     groups: dict[str, str] = Field(default_factory=dict)
     targets: dict[str, list[str]] = Field(default_factory=dict)
     jobs: list[JobConfig] = Field(default_factory=list)

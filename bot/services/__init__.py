@@ -12,12 +12,15 @@ Nothing here imports either of them. What lives here:
 - time: :func:`utc_now`, and moments as stored text (:func:`utc_text`,
   :func:`from_utc_text`);
 - :func:`did_you_mean` for mistyped names;
+- :class:`ConnectionState`: whether the number is connected, reported by the
+  webhooks and the probe, each change announced once;
 - template sends: :func:`checked_template` reads a template once and refuses
   wrong variables before anything is sent.
 
 The modules are private; import the names from ``bot.services``.
 """
 
+from bot.services._connection import ConnectionChange, ConnectionState
 from bot.services._directory import (
     ALL,
     GroupDirectory,
@@ -33,6 +36,8 @@ from bot.services._wording import explain, explain_unconfirmed_reset
 
 __all__ = [
     "ALL",
+    "ConnectionChange",
+    "ConnectionState",
     "GroupDirectory",
     "GroupRef",
     "Refusal",
