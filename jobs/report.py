@@ -147,9 +147,12 @@ def should_report(run: Run, notify: str) -> bool:
 
 
 def history_line(run: Run) -> str:
-    """One run of ``/job``: when, trigger, outcome, counts or reason, how long."""
+    """One run of ``/job``: its number, when, trigger, outcome, counts or reason, how long.
+
+    The number is what ``/cancel`` takes.
+    """
     when = local_time(run.scheduled, run.zone)
-    head = f"{when} {run.trigger}: {run.outcome}"
+    head = f"#{run.id} {when} {run.trigger}: {run.outcome}"
     if run.outcome in ("skipped", "missed"):
         return f"{head} ({run.skip_reason})"
     if run.outcome == "failed" and run.total == 0:

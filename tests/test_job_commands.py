@@ -76,7 +76,9 @@ async def test_job_shows_details_and_recent_runs(bot: Harness) -> None:
     assert "pin no · gap 0s · jitter 0s · catch_up once within 6h · overlap skip" in text
     assert "state: active" in text
     assert "next run: 2026-11-29 09:00 -0300" in text
-    assert "  2026-11-28 09:00 -0300 schedule: ok, queued 2, failed 0, unknown 0 in 0s" in text
+    [run] = bot.runs("morning")
+    line = f"  #{run.id} 2026-11-28 09:00 -0300 schedule: ok, queued 2, failed 0, unknown 0 in 0s"
+    assert line in text
 
 
 def _content_job(**content: object) -> dict[str, object]:

@@ -245,7 +245,8 @@ async def _run_now(ctx: Context, scheduler: JobScheduler, name: str) -> Reply:
         finished = sum(counts[s] for s in ("sent", "failed", "unknown"))
         return Reply(
             f"Started {name} (manual run): {finished} of {sum(counts.values())} done so far. "
-            f"The report goes to the notify chats when it ends; /job {name} shows progress."
+            f"The report goes to the notify chats when it ends; /job {name} shows progress, "
+            f"/cancel {submission.run.id} stops it."
         )
     final = submission.task.result()
     report = run_report(final, scheduler.ledger.deliveries(final.id))
