@@ -121,12 +121,10 @@ class DeliveryTracker:
         """
         if status in FAILED and not code:
             code = status
-        batch = self.tracking.apply_status(message_id, status, code)
-        if batch is None:
-            return False
-        if self.tracking.settled(batch):
+        changed, batch = self.tracking.apply_status(message_id, status, code)
+        if batch is not None and self.tracking.settled(batch):
             await self._follow_up(batch)
-        return True
+        return changed
 
     # -- the background task ------------------------------------------------------------
 

@@ -223,28 +223,27 @@ class Tracking:
                     (latest, latest_code, message.run_id, message.group_id),
                 )
 
-    def apply_status(self, message_id: str, status: str, code: str = "") -> str | None:
+    def apply_status(self, message_id: str, status: str, code: str = "") -> tuple[bool, str | None]:
         """A status the provider pushed (a webhook), recorded as a check's result would be.
 
         Updates the followed message, if any, and the ledger row that sent it
-        (``deliveries.result`` is the message id), never backwards. Returns the
-        followed message's batch when its status changed (its follow-up may be
-        due), else None.
+        (``deliveries.result`` is the message id), never backwards. Returns
+        whether anything changed, and the followed message's batch when it did
+        (its follow-up may be due now).
         """
-        if status not in _PROGRESS or not status:
-            return None
+        if not status or status not in _PROGRESS:
+            return False, None
         batch: str | None = None
         args: tuple[object, ...]
         with self._db.atomic():
             row = self._db.execute(
-                "SELECT batch, run_id, group_id, status, until FROM tracked_messages"
-                " WHERE message_id = ?",
+                "SELECT batch, run_id, group_id, status FROM tracked_messages WHERE message_id = ?",
                 (message_id,),
             ).fetchone()
             if row is not None:
-                batch, run_id, group_id, current, until = row
+                batch, run_id, group_id, current = row
                 if not is_later(current, status):
-                    return None
+                    return False, None
                 self._db.execute(
                     "UPDATE tracked_messages SET status = ?, code = ?,"
                     " done = CASE WHEN ? THEN 1 ELSE done END WHERE message_id = ?",
@@ -252,20 +251,19 @@ class Tracking:
                 )
                 where, args = "run_id = ? AND group_id = ?", (run_id, group_id)
             else:
-                # Not followed (tracking off, or a /send): find the ledger row by its result.
+                # Not followed (tracking off, or past its horizon): the ledger row by its result.
                 where, args = "result = ? AND state = 'sent'", (message_id,)
-            for delivery in list(
-                self._db.execute(
-                    f"SELECT rowid, status FROM deliveries WHERE {where}",  # noqa: S608
-                    args,
-                )
+            changed = row is not None
+            for rowid, current_status in list(
+                self._db.execute(f"SELECT rowid, status FROM deliveries WHERE {where}", args)  # noqa: S608
             ):
-                if is_later(delivery[1], status):
+                if is_later(current_status, status):
                     self._db.execute(
                         "UPDATE deliveries SET status = ?, status_code = ? WHERE rowid = ?",
-                        (status, code, delivery[0]),
+                        (status, code, rowid),
                     )
-        return batch
+                    changed = True
+        return changed, batch
 
     def settled(self, batch: str) -> bool:
         """No message of the batch is still open at QUEUED or SENT."""

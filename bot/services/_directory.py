@@ -113,9 +113,11 @@ class GroupDirectory:
         learned = GroupSummary(id=group_id, name=name)
         # A new list, not an edit: a caller may still be reading the old one.
         others = [g for g in self._cached if g.id != group_id]
-        self._cached = [*others, learned] if known is None else [
-            learned if g.id == group_id else g for g in self._cached
-        ]
+        self._cached = (
+            [*others, learned]
+            if known is None
+            else [learned if g.id == group_id else g for g in self._cached]
+        )
         return True
 
     def known_name(self, group_id: str) -> str:
