@@ -39,12 +39,13 @@ class Told:
 
     def __init__(self) -> None:
         self.reports: list[str] = []
+        self.told: list[tuple[str, str]] = []
 
     async def notify(self, text: str) -> None:
         self.reports.append(text)
 
     async def tell(self, chat: str, text: str) -> None:
-        self.reports.append(text)
+        self.told.append((chat, text))
 
     async def progress(self, chat: str, key: str, text: str, final: bool) -> None:
         pass
@@ -412,3 +413,50 @@ async def test_a_status_for_an_untracked_send_updates_its_ledger_row(
         ).fetchall()
     )
     assert rows == {ids[0]: "QUEUED", ids[1]: "READ"}
+
+
+async def test_a_send_follow_up_goes_once_when_webhooks_settle_its_messages(
+    make_harness: HarnessFactory, timed_sandbox: Sandbox
+) -> None:
+    harness = make_harness([])
+    ids = [gid for gid, _ in timed_sandbox.list_groups()][:2]
+    messages = [await harness.client.send_text(gid, "hi") for gid in ids]
+    told = Told()
+    tracker = DeliveryTracker(
+        store=harness.store,
+        client=harness.client,
+        horizon=timedelta(minutes=30),
+        clock=harness.clock,
+        sleep=harness.sleep,
+    )
+    await tracker.start(told)
+    tracker.follow_sends(
+        "telegram:-1001", "/send x hi", [(m.id, g, g) for m, g in zip(messages, ids, strict=True)]
+    )
+    await tracker.stop()
+    receiver = WebhookReceiver(
+        secret=SECRET,
+        directory=harness.layer.directory,
+        tracker=tracker,
+        connection=ConnectionState(),
+        notify=told.notify,
+        max_body=64 * 1024,
+    )
+    endpoint = HttpEndpoint(host="127.0.0.1", port=0, routes=receiver.routes())
+    await endpoint.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{endpoint.bound_port}") as http:
+            for name, message in [("message.read", messages[0]), ("message.failed", messages[1])]:
+                answer = await http.post(
+                    "/webhooks/pilot",
+                    json=event(name, internalMessageId=message.id, errorCode="BLOCKED"),
+                    headers={"x-webhook-secret": SECRET},
+                )
+                assert answer.json() == {"status": "applied"}
+    finally:
+        await endpoint.stop()
+    [(chat, text)] = told.told  # the /send's own chat, once
+    assert chat == "telegram:-1001"
+    assert "BLOCKED" in text
+    assert told.reports == []
+    assert tracker.tracking.unreported() == []
