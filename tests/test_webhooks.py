@@ -148,6 +148,7 @@ async def test_without_a_secret_there_are_no_webhook_routes(
     "body",
     [
         b"{not json",
+        b"[" * 1020,  # nested deeper than the JSON decoder goes
         b"\xff\xfe",
         b"[1, 2]",
         b'"message.read"',

@@ -132,7 +132,7 @@ class WebhookReceiver:
                 request.remote or "?",
                 "no secret" if not presented else "wrong secret",
             )
-            WEBHOOKS.labels("", "unauthorized").inc()
+            WEBHOOKS.labels("other", "unauthorized").inc()
             return _answer(401, "unauthorized", "missing or wrong webhook secret")
         try:
             body = await request.read()
@@ -140,11 +140,11 @@ class WebhookReceiver:
             log.warning(
                 "webhook refused: the body is over http.max_body (%d bytes)", self._max_body
             )
-            WEBHOOKS.labels("", "too_large").inc()
+            WEBHOOKS.labels("other", "too_large").inc()
             return _answer(413, "too_large", f"the body is over {self._max_body} bytes")
         try:
             payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # bad JSON or UTF-8, huge numbers, deep nesting
             return self._bad("", "the body is not JSON")
         if not isinstance(payload, dict):
             return self._bad("", "the body is not a JSON object")
@@ -164,7 +164,7 @@ class WebhookReceiver:
 
     @staticmethod
     def _label(event: str) -> str:
-        """A metric label: only the events we know, never what a sender made up."""
+        """A metric label: the events we know, else "other" (never what a sender made up)."""
         return (
             event
             if event in _STATUSES or event in _CONNECTION or event == "message.group"
