@@ -7,7 +7,9 @@ asked for (check's table, the console, exec's reply).
 - ``run`` takes the single-instance lock on the storage (`bot.lock`), builds
   the `Runtime` and serves the console (no Telegram token) or just waits
   (``--no-console``) until EOF, SIGINT or SIGTERM. A first signal stops
-  cleanly (a command in flight finishes); a second one stops at once.
+  cleanly (a command in flight finishes); a second one stops at once. With
+  ``[http]`` it serves the HTTP endpoint too (webhooks, /readyz, /healthz,
+  /metrics); an address it cannot listen on ends it with one sentence, exit 1.
 - ``exec`` runs one command as the local operator and exits. It does not take
   the lock: it is a one-shot helper meant to work beside a running bot (both
   processes share the SQLite file; the in-process sandbox is its own).
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from bot.console import CommandRunner, Console
     from bot.console_prompt import NamesSource
     from bot.runtime import Runtime
+    from bot.telegram import TelegramFrontEnd
 
 log = logging.getLogger("grouppilot")
 
@@ -191,10 +194,12 @@ async def _serve(settings: Settings, *, console: bool) -> int:
                 settings.storage.path,
                 "Telegram" if settings.telegram.enabled else front,
             )
-            if settings.telegram.enabled:
-                from bot.telegram import TelegramFrontEnd, TelegramStartError
+            telegram = _telegram(settings, runtime) if settings.telegram.enabled else None
+            if settings.http.enabled and not await _start_http(runtime, telegram):
+                return EXIT_FAILED
+            if telegram is not None:
+                from bot.telegram import TelegramStartError
 
-                telegram = TelegramFrontEnd(settings.telegram, runtime.commands)
                 try:
                     await telegram.start()
                 except TelegramStartError as exc:
@@ -221,6 +226,23 @@ async def _serve(settings: Settings, *, console: bool) -> int:
             loop.remove_signal_handler(signum)
     log.info("stopped")
     return EXIT_OK
+
+
+def _telegram(settings: Settings, runtime: Runtime) -> TelegramFrontEnd:
+    from bot.telegram import TelegramFrontEnd
+
+    return TelegramFrontEnd(settings.telegram, runtime.commands)
+
+
+async def _start_http(runtime: Runtime, telegram: TelegramFrontEnd | None) -> bool:
+    """The ``[http]`` endpoint; False after one sentence on stderr when it cannot listen."""
+    try:
+        await runtime.start_http(polling=telegram)
+    except OSError as exc:
+        listen = runtime.settings.http.listen
+        print(f"grouppilot: cannot listen on {listen}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _console(runtime: Runtime) -> Console:

@@ -21,6 +21,15 @@ parts over their own clock, timer or store.
 - ``tracker``: the `DeliveryTracker` that follows sent messages
   (``messages.track_delivery``), started with the scheduler; it is the
   command layer's `SendFollower` (a `/send` in ``exec`` is not followed).
+- ``connection``: the `ConnectionState` of the WhatsApp number that the
+  provider's webhooks (and the probe) report to.
+- ``notifier``: where reports and alerts go, the one `start_scheduler` was
+  given (the log until then).
+
+`start_http` (``grouppilot run`` with ``[http]``) serves the webhook
+receiver, ``/readyz``, ``/healthz`` and ``/metrics`` over these parts;
+aiohttp's server is imported there, so ``exec`` and a ``run`` without
+``[http]`` never load it.
 
 Use it as an async context manager: leaving it closes everything, in the
 reverse order of opening. Later parts (the Telegram front end, the scheduler)
@@ -51,9 +60,10 @@ from pydantic import SecretStr
 from bot.commands.context import CommandOptions
 from bot.commands.layer import MAX_COMMAND_AGE, CommandLayer
 from bot.config import PilotSettings, Settings
-from bot.notify import Notifier
+from bot.config_service import parse_listen
+from bot.notify import LogNotifier, Notifier
 from bot.sandbox import Sandbox, SandboxTransport
-from bot.services import GroupDirectory, utc_now
+from bot.services import ConnectionState, GroupDirectory, utc_now
 from bot.storage_errors import storage_faults
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
@@ -63,6 +73,8 @@ from jobs.schema import JOB_MIGRATIONS
 from jobs.tracker import DeliveryTracker
 
 if TYPE_CHECKING:
+    from bot.http import HttpEndpoint
+    from bot.http.readiness import PollingSource
     from jobs.timer import Timer
 
 __all__ = [
@@ -245,6 +257,8 @@ class Runtime:
         """
         self.settings = settings
         self._exits = AsyncExitStack()
+        self.connection = ConnectionState()
+        self.notifier: Notifier = LogNotifier()
         self.sandbox: Sandbox | None = None
         if settings.pilot.is_sandbox:
             self.sandbox = sandbox if sandbox is not None else Sandbox()
@@ -282,11 +296,57 @@ class Runtime:
         lets a run in progress finish its current send and leaves the rest
         resumable; the tracker goes on from its database at the next start.
         """
+        self.notifier = notifier
         self.on_close(self.scheduler.stop)
         with self._storage_faults():
             await self.scheduler.start(notifier)
         self.on_close(self.tracker.stop)
         await self.tracker.start(notifier)
+
+    async def start_http(
+        self, *, polling: PollingSource | None = None, port: int | None = None
+    ) -> HttpEndpoint:
+        """Listen on ``http.listen``: webhooks, readiness, liveness, metrics; stopped on close.
+
+        `polling`: the Telegram front end (readiness checks its polling), None
+        without a token. `port` replaces the configured one (tests: 0, any free
+        port). An address that cannot be used raises OSError.
+        """
+        # Imported here: without [http] (and in exec) aiohttp's server is never loaded.
+        from bot.http import HttpEndpoint
+        from bot.http.readiness import Readiness
+        from bot.http.webhooks import WebhookReceiver
+
+        http = self.settings.http
+        host, configured_port = parse_listen(http.listen)
+        receiver = WebhookReceiver(
+            secret=http.webhook_secret.get_secret_value(),
+            directory=self.directory,
+            tracker=self.tracker,
+            connection=self.connection,
+            notify=self._notify,
+            max_body=http.max_body,
+        )
+        readiness = Readiness(
+            store=self.store,
+            scheduler=self.scheduler,
+            connection=self.connection,
+            polling=polling,
+            polling_grace=self.settings.monitor.polling_grace,
+        )
+        endpoint = HttpEndpoint(
+            host=host,
+            port=configured_port if port is None else port,
+            routes=[*receiver.routes(), *readiness.routes()],
+            max_body=http.max_body,
+        )
+        await endpoint.start()
+        self.on_close(endpoint.stop)
+        return endpoint
+
+    async def _notify(self, text: str) -> None:
+        """Tell the notify chats through whichever notifier is current (late-bound)."""
+        await self.notifier.notify(text)
 
     def on_close(self, callback: Callable[[], Awaitable[object]]) -> None:
         """Run `callback` when the runtime closes (last registered, first run)."""

@@ -112,6 +112,20 @@ class DeliveryTracker:
         self._wake.set()
         return self.horizon
 
+    async def apply_status(self, message_id: str, status: str, code: str = "") -> bool:
+        """A status the provider pushed (``message.*`` webhook); whether it changed anything.
+
+        Recorded as a check's result would be (never backwards); when that
+        settles the message's batch, its follow-up goes out as after a check.
+        Storage faults propagate (the webhook answers 503 and is sent again).
+        """
+        if status in FAILED and not code:
+            code = status
+        changed, batch = self.tracking.apply_status(message_id, status, code)
+        if batch is not None and self.tracking.settled(batch):
+            await self._follow_up(batch)
+        return changed
+
     # -- the background task ------------------------------------------------------------
 
     async def start(self, notifier: Notifier) -> None:

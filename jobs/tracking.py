@@ -16,6 +16,11 @@ follow-up is due, once (:meth:`Tracking.claim_report`).
 
 For a run's message the status is also written to its ``deliveries`` row
 (``status``, ``status_code``): the run history keeps each group's final status.
+
+Statuses come from the tracker's checks and from the provider's webhooks
+(:meth:`Tracking.apply_status`), in any order; neither ever moves a message
+backwards (:func:`is_later`): a late DELIVERED after READ changes nothing,
+and a poll answering SENT after a webhook said DELIVERED keeps DELIVERED.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ __all__ = [
     "Tracked",
     "Tracking",
     "gap_after",
+    "is_later",
     "register_run_send",
     "run_batch",
 ]
@@ -51,6 +57,15 @@ FAILED = frozenset({"FAILED", "CANCELED"})
 _OPEN = ("QUEUED", "SENT")  # not settled yet: the follow-up waits for these
 # the words of the counts, in order; FAILED and CANCELED both count as failed
 COUNTED = ("queued", "sent", "delivered", "read", "failed")
+# How far along a message is; a final status is never replaced.
+_PROGRESS = {"": -1, "QUEUED": 0, "SENT": 1, "DELIVERED": 2, "READ": 3, "FAILED": 3, "CANCELED": 3}
+
+
+def is_later(current: str, new: str) -> bool:
+    """Whether ``new`` moves a message on from ``current`` (a final status stays)."""
+    if current in FINAL or new not in _PROGRESS:
+        return False
+    return _PROGRESS[new] > _PROGRESS.get(current, -1)
 
 
 def gap_after(checks: int) -> timedelta:
@@ -179,13 +194,23 @@ class Tracking:
     def record_check(
         self, message: Tracked, *, now: datetime, status: str | None, code: str = ""
     ) -> None:
-        """One check's result (``status=None``: the check failed, retried at the next gap)."""
+        """One check's result (``status=None``: the check failed, retried at the next gap).
+
+        A status older than the one stored (a webhook came first) is not kept.
+        """
         checks = message.checks + 1
-        latest = status if status is not None else message.status
-        latest_code = code if status is not None else message.code
-        done = latest in FINAL or now >= message.until
-        next_check = min(now + gap_after(checks), message.until)
         with self._db.atomic():
+            stored = self._db.execute(
+                "SELECT status, code FROM tracked_messages WHERE message_id = ?",
+                (message.message_id,),
+            ).fetchone()
+            current, current_code = stored if stored is not None else (message.status, message.code)
+            if status is None or not is_later(current, status):
+                status, latest, latest_code = None, current, current_code
+            else:
+                latest, latest_code = status, code
+            done = latest in FINAL or now >= message.until
+            next_check = min(now + gap_after(checks), message.until)
             self._db.execute(
                 "UPDATE tracked_messages SET status = ?, code = ?, checks = ?, next_check = ?,"
                 " done = ? WHERE message_id = ?",
@@ -197,6 +222,48 @@ class Tracking:
                     " WHERE run_id = ? AND group_id = ?",
                     (latest, latest_code, message.run_id, message.group_id),
                 )
+
+    def apply_status(self, message_id: str, status: str, code: str = "") -> tuple[bool, str | None]:
+        """A status the provider pushed (a webhook), recorded as a check's result would be.
+
+        Updates the followed message, if any, and the ledger row that sent it
+        (``deliveries.result`` is the message id), never backwards. Returns
+        whether anything changed, and the followed message's batch when it did
+        (its follow-up may be due now).
+        """
+        if not status or status not in _PROGRESS:
+            return False, None
+        batch: str | None = None
+        args: tuple[object, ...]
+        with self._db.atomic():
+            row = self._db.execute(
+                "SELECT batch, run_id, group_id, status FROM tracked_messages WHERE message_id = ?",
+                (message_id,),
+            ).fetchone()
+            if row is not None:
+                batch, run_id, group_id, current = row
+                if not is_later(current, status):
+                    return False, None
+                self._db.execute(
+                    "UPDATE tracked_messages SET status = ?, code = ?,"
+                    " done = CASE WHEN ? THEN 1 ELSE done END WHERE message_id = ?",
+                    (status, code, int(status in FINAL), message_id),
+                )
+                where, args = "run_id = ? AND group_id = ?", (run_id, group_id)
+            else:
+                # Not followed (tracking off, or past its horizon): the ledger row by its result.
+                where, args = "result = ? AND state = 'sent'", (message_id,)
+            changed = row is not None
+            for rowid, current_status in list(
+                self._db.execute(f"SELECT rowid, status FROM deliveries WHERE {where}", args)  # noqa: S608
+            ):
+                if is_later(current_status, status):
+                    self._db.execute(
+                        "UPDATE deliveries SET status = ?, status_code = ? WHERE rowid = ?",
+                        (status, code, rowid),
+                    )
+                    changed = True
+        return changed, batch
 
     def settled(self, batch: str) -> bool:
         """No message of the batch is still open at QUEUED or SENT."""

@@ -4,7 +4,8 @@ Precedence when words clash: group id, alias, target name, group name. A
 name matches case-insensitively, exactly first, then as a unique substring.
 Names need the group list, which is slow upstream and rate limited, so it is
 cached for at most `ttl` seconds and dropped when the bot changes what the
-list holds: a group created (`invalidate`). Adding, removing, promoting or
+list holds: a group created (`invalidate`), and refreshed in place by what the
+provider's webhooks tell (`learn`). Adding, removing, promoting or
 demoting people changes no name, so it keeps the list. `/groups` asks for a
 fresh list. Commands that read the group anyway (the membership commands)
 resolve ids and aliases without the list (`named=False`) and take the name
@@ -94,6 +95,30 @@ class GroupDirectory:
     def invalidate(self) -> None:
         """Forget the cached list: call after a change to which groups exist or their names."""
         self._cached = None
+
+    def learn(self, group_id: str, name: str) -> bool:
+        """A group id and name the provider told us (``message.group``): refresh the cached list.
+
+        Whether it was news (a group the list lacked, or a new name). No API
+        call; without a cached list there is nothing to refresh (the next read
+        brings the group). Raises ValueError for what is not a group id.
+        """
+        if len(group_id) > _MAX_GROUP_ID_CHARS or not GROUP_ID_PATTERN.fullmatch(group_id):
+            raise ValueError(f"not a group id: {excerpt(group_id)}")
+        if self._cached is None:
+            return False
+        known = next((g for g in self._cached if g.id == group_id), None)
+        if known is not None and (not name or known.name == name):
+            return False
+        learned = GroupSummary(id=group_id, name=name)
+        # A new list, not an edit: a caller may still be reading the old one.
+        others = [g for g in self._cached if g.id != group_id]
+        self._cached = (
+            [*others, learned]
+            if known is None
+            else [learned if g.id == group_id else g for g in self._cached]
+        )
+        return True
 
     def known_name(self, group_id: str) -> str:
         """The group's name if the cached list (still fresh) has it, else the id; no API call."""

@@ -25,6 +25,9 @@ handler, and runs inside the caller's event loop:
   Its `progress` keeps an ad-hoc run's one progress message up to date
   (`bot.telegram.progress`: edited at most every `progress_every` seconds).
 
+`last_poll_ok` is when a ``getUpdates`` last came back (an empty long poll
+counts): `polling_alive` is what readiness and the watchdog ask.
+
 Never ``run_polling`` (it owns the loop and the signals); `grouppilot run`
 owns both. The token stays out of logs and messages (`redact`).
 """
@@ -34,7 +37,8 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeAlias
 
@@ -51,12 +55,13 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import HTTPXRequest
+from telegram.request import HTTPXRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.commands.layer import CommandLayer
 from bot.commands.types import Rights
 from bot.config import TelegramSettings
+from bot.services import utc_now
 from bot.telegram.errors import CONFLICT_NOTICE_EVERY, ErrorHandler
 from bot.telegram.files import FILE_COMMANDS, file_base_url
 from bot.telegram.handlers import NOTICE_TIMEOUT, Handlers
@@ -90,6 +95,27 @@ _DESCRIPTION_MAX = 256
 STOP_GRACE = 10.0
 
 
+class _PollingRequest(HTTPXRequest):
+    """The ``getUpdates`` connection, noting each answer Telegram gave (any 2xx)."""
+
+    def __init__(self, on_answer: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_answer = on_answer
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> tuple[int, bytes]:
+        code, payload = await super().do_request(url, method, request_data, *args, **kwargs)
+        if 200 <= code < 300:
+            self._on_answer()
+        return code, payload
+
+
 class TelegramStartError(Exception):
     """The front end could not start (bad token, Bot API unreachable); no secret inside."""
 
@@ -110,6 +136,7 @@ class TelegramFrontEnd:
         notice_timeout: float = NOTICE_TIMEOUT,
         max_concurrent_updates: int = MAX_CONCURRENT_UPDATES,
         progress_every: float = PROGRESS_EVERY,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if not settings.enabled:
             raise ValueError("telegram.token is empty")
@@ -128,10 +155,12 @@ class TelegramFrontEnd:
         )
         self._token = settings.token.get_secret_value()
         protect(self._token)
+        self._clock = clock
+        self.last_poll_ok: datetime | None = None  # when getUpdates last answered
         # Ours, so that they can be closed even when initialize() fails.
         self._requests = (
             HTTPXRequest(connection_pool_size=64),  # replies, edits, getChatMember...
-            HTTPXRequest(connection_pool_size=1),  # getUpdates
+            _PollingRequest(self._polled, connection_pool_size=1),  # getUpdates
         )
         self.application: TelegramApp = self._build(max_retries)
         self.progress_messages = ProgressMessages(
@@ -244,6 +273,13 @@ class TelegramFrontEnd:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    def polling_alive(self, now: datetime, grace: timedelta) -> bool:
+        """Whether ``getUpdates`` answered within `grace` before `now` (never yet: no)."""
+        return self.last_poll_ok is not None and now - self.last_poll_ok <= grace
+
+    def _polled(self) -> None:
+        self.last_poll_ok = self._clock()
 
     # -- bot.notify.Notifier ------------------------------------------------------
 
