@@ -21,6 +21,10 @@ parts over their own clock, timer or store.
 - ``tracker``: the `DeliveryTracker` that follows sent messages
   (``messages.track_delivery``), started with the scheduler; it is the
   command layer's `SendFollower` (a `/send` in ``exec`` is not followed).
+- ``connection``: the `ConnectionAlerts` over the number's connection state
+  (broadcasts fail fast while it is known disconnected; changes go to the
+  notify chats once); ``probe``: the `ConnectionProbe` that feeds it every
+  ``monitor.probe_every``, started with the scheduler.
 
 Use it as an async context manager: leaving it closes everything, in the
 reverse order of opening. Later parts (the Telegram front end, the scheduler)
@@ -53,11 +57,12 @@ from bot.commands.layer import MAX_COMMAND_AGE, CommandLayer
 from bot.config import PilotSettings, Settings
 from bot.notify import Notifier
 from bot.sandbox import Sandbox, SandboxTransport
-from bot.services import GroupDirectory, utc_now
+from bot.services import ConnectionState, GroupDirectory, utc_now
 from bot.storage_errors import storage_faults
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.retry import RetryPolicy
+from jobs.connection import ConnectionAlerts, ConnectionProbe
 from jobs.scheduler import JobScheduler
 from jobs.schema import JOB_MIGRATIONS
 from jobs.tracker import DeliveryTracker
@@ -71,6 +76,7 @@ __all__ = [
     "build_commands",
     "build_directory",
     "build_parts",
+    "build_probe",
     "client_from_settings",
     "command_options",
 ]
@@ -175,6 +181,7 @@ class Parts:
     scheduler: JobScheduler
     commands: CommandLayer
     tracker: DeliveryTracker
+    connection: ConnectionAlerts  # the number's connection; changes go to the notify chats
 
 
 def build_parts(
@@ -195,6 +202,12 @@ def build_parts(
     (the scheduler reads its tables).
     """
     directory = build_directory(settings, client=client, store=store, monotonic=monotonic)
+
+    async def tell_notify_chats(text: str) -> None:
+        # The scheduler's notify chats, known once it starts (it needs the alerts first).
+        await scheduler.notify_chats(text)
+
+    connection = ConnectionAlerts(ConnectionState(clock=clock), tell_notify_chats)
     scheduler = JobScheduler(
         config_jobs=settings.jobs,
         parallel=settings.pilot.concurrency,
@@ -206,6 +219,7 @@ def build_parts(
         sleep=sleep,
         rng=rng,
         track_delivery=settings.messages.track_delivery,
+        connection=connection,
     )
     tracker = DeliveryTracker(
         store=store,
@@ -224,7 +238,26 @@ def build_parts(
         monotonic=monotonic,
         follower=tracker,
     )
-    return Parts(directory=directory, scheduler=scheduler, commands=commands, tracker=tracker)
+    return Parts(
+        directory=directory,
+        scheduler=scheduler,
+        commands=commands,
+        tracker=tracker,
+        connection=connection,
+    )
+
+
+def build_probe(
+    settings: Settings,
+    *,
+    client: WhatsAppClient,
+    connection: ConnectionAlerts,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> ConnectionProbe:
+    """The connection probe of ``monitor.probe_every`` (not started; off when 0)."""
+    return ConnectionProbe(
+        client=client, alerts=connection, every=settings.monitor.probe_every, sleep=sleep
+    )
 
 
 class Runtime:
@@ -260,6 +293,8 @@ class Runtime:
             self.scheduler = parts.scheduler
             self.commands = parts.commands
             self.tracker = parts.tracker
+            self.connection = parts.connection
+            self.probe = build_probe(settings, client=self.client, connection=self.connection)
         except BaseException:
             # Nothing has used the client yet: only the store holds a resource.
             if owned_store:
@@ -287,6 +322,16 @@ class Runtime:
             await self.scheduler.start(notifier)
         self.on_close(self.tracker.stop)
         await self.tracker.start(notifier)
+        await self.start_probe()
+
+    async def start_probe(self) -> None:
+        """Start the connection probe (``monitor.probe_every``); it stops on close.
+
+        Its notices go through the scheduler's notifier, so it starts with the
+        scheduler and stops before it.
+        """
+        self.on_close(self.probe.stop)
+        await self.probe.start()
 
     def on_close(self, callback: Callable[[], Awaitable[object]]) -> None:
         """Run `callback` when the runtime closes (last registered, first run)."""
