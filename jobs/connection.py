@@ -8,7 +8,8 @@ Broadcasts read :attr:`ConnectionAlerts.known_disconnected` before their first
 send and fail fast with ``WHATSAPP_INSTANCE_NOT_CONNECTED``.
 
 :class:`ConnectionProbe` is the alert that works without webhooks: every
-``monitor.probe_every`` (``0s``: off) it lists the number's groups
+``monitor.probe_every`` (``0s``: off; the first time one period after
+start) it lists the number's groups
 (``GET /v1/groups``) through the bot's one client at background priority, so
 a waiting command goes first and the rate caps hold. That read is the cheapest
 the API has that needs the WhatsApp session (a template read does not) and
@@ -118,9 +119,14 @@ class ConnectionProbe:
         self._failing = kind
 
     async def run(self, rounds: int | None = None) -> None:
-        """Probe now, then every `every`; `rounds` bounds the loop (tests; None: until stopped)."""
+        """Probe every `every`, the first one `every` after start; `rounds` bounds it (tests).
+
+        Not at once: a bot that starts makes the same requests as before the
+        probe existed, and a broadcast or a webhook may well report first.
+        """
         done = 0
         while rounds is None or done < rounds:
+            await self._sleep(self.every.total_seconds())
             try:
                 await self.probe()
             except asyncio.CancelledError:
@@ -128,9 +134,6 @@ class ConnectionProbe:
             except Exception:  # a bug must not end the alerts for the life of the process
                 log.exception("the connection probe hit an unexpected error; it goes on")
             done += 1
-            if rounds is not None and done >= rounds:
-                return
-            await self._sleep(self.every.total_seconds())
 
     async def start(self) -> None:
         """Start probing in the background (a no-op when off or already running)."""

@@ -110,7 +110,7 @@ async def test_the_loop_is_bounded_and_waits_the_configured_gap(
     probe, _, sleep = make_probe(client, every=timedelta(seconds=90))
     await probe.run(rounds=3)
     assert [r.endpoint for r in sandbox.requests] == ["list_groups"] * 3
-    assert sleep.pauses == [90.0, 90.0]
+    assert sleep.pauses == [90.0, 90.0, 90.0]  # the first probe waits too
 
 
 async def test_a_probe_of_zero_is_off(client: WhatsAppClient, sandbox: Sandbox) -> None:
@@ -132,18 +132,14 @@ async def test_runtime_starts_and_stops_the_probe_with_the_scheduler(
 ) -> None:
     storage = settings.storage.model_copy(update={"path": tmp_path / "gp.db"})
     settings = settings.model_copy(update={"storage": storage})
-    sandbox.mode = "disconnected"
-    notes = Notes()
     async with Runtime(settings, sandbox=sandbox) as runtime:
         assert runtime.probe.every == settings.monitor.probe_every
-        await runtime.start_scheduler(notes)
+        assert not runtime.probe.running  # not in exec: only with the scheduler
+        await runtime.start_scheduler(Notes())
         assert runtime.probe.running
-        for _ in range(200):  # the first probe goes at once (bounded wait)
-            if notes.texts:
-                break
-            await asyncio.sleep(0.005)
-        assert runtime.connection.known_disconnected
-        assert [t for t in notes.texts if NOT_CONNECTED in t]
+        await asyncio.sleep(0.01)
+        assert sandbox.requests == []  # the first probe waits probe_every: a start is as before
+        assert runtime.scheduler.context.connection is runtime.connection
         probe = runtime.probe
     assert not probe.running
 
