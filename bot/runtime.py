@@ -21,10 +21,11 @@ parts over their own clock, timer or store.
 - ``tracker``: the `DeliveryTracker` that follows sent messages
   (``messages.track_delivery``), started with the scheduler; it is the
   command layer's `SendFollower` (a `/send` in ``exec`` is not followed).
-- ``connection``: the `ConnectionAlerts` over the number's connection state
-  (broadcasts fail fast while it is known disconnected; changes go to the
-  notify chats once); ``probe``: the `ConnectionProbe` that feeds it every
-  ``monitor.probe_every``, started with the scheduler.
+- ``connection``: the number's `ConnectionState`, and ``alerts``: the
+  `ConnectionAlerts` over it (broadcasts fail fast while it is known
+  disconnected; changes go to the notify chats once); ``probe``: the
+  `ConnectionProbe` that feeds it every ``monitor.probe_every``, started with
+  the scheduler.
 
 Use it as an async context manager: leaving it closes everything, in the
 reverse order of opening. Later parts (the Telegram front end, the scheduler)
@@ -181,7 +182,7 @@ class Parts:
     scheduler: JobScheduler
     commands: CommandLayer
     tracker: DeliveryTracker
-    connection: ConnectionAlerts  # the number's connection; changes go to the notify chats
+    alerts: ConnectionAlerts  # the number's connection; changes go to the notify chats once
 
 
 def build_parts(
@@ -207,7 +208,7 @@ def build_parts(
         # The scheduler's notify chats, known once it starts (it needs the alerts first).
         await scheduler.notify_chats(text)
 
-    connection = ConnectionAlerts(ConnectionState(clock=clock), tell_notify_chats)
+    alerts = ConnectionAlerts(ConnectionState(clock=clock), tell_notify_chats)
     scheduler = JobScheduler(
         config_jobs=settings.jobs,
         parallel=settings.pilot.concurrency,
@@ -219,7 +220,7 @@ def build_parts(
         sleep=sleep,
         rng=rng,
         track_delivery=settings.messages.track_delivery,
-        connection=connection,
+        connection=alerts,
     )
     tracker = DeliveryTracker(
         store=store,
@@ -243,7 +244,7 @@ def build_parts(
         scheduler=scheduler,
         commands=commands,
         tracker=tracker,
-        connection=connection,
+        alerts=alerts,
     )
 
 
@@ -251,12 +252,12 @@ def build_probe(
     settings: Settings,
     *,
     client: WhatsAppClient,
-    connection: ConnectionAlerts,
+    alerts: ConnectionAlerts,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> ConnectionProbe:
     """The connection probe of ``monitor.probe_every`` (not started; off when 0)."""
     return ConnectionProbe(
-        client=client, alerts=connection, every=settings.monitor.probe_every, sleep=sleep
+        client=client, alerts=alerts, every=settings.monitor.probe_every, sleep=sleep
     )
 
 
@@ -293,8 +294,9 @@ class Runtime:
             self.scheduler = parts.scheduler
             self.commands = parts.commands
             self.tracker = parts.tracker
-            self.connection = parts.connection
-            self.probe = build_probe(settings, client=self.client, connection=self.connection)
+            self.alerts = parts.alerts
+            self.connection = parts.alerts.state  # what webhooks and readiness read too
+            self.probe = build_probe(settings, client=self.client, alerts=self.alerts)
         except BaseException:
             # Nothing has used the client yet: only the store holds a resource.
             if owned_store:

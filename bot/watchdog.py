@@ -3,8 +3,9 @@
 Every few seconds (`CHECK_EVERY`, on a clock tests control) it checks:
 
 - Telegram polling (when a token is set): the front end's last successful
-  poll is recent. Older than `READY_WINDOW` (or the grace, if shorter): the
-  bot is not ready; older than ``monitor.polling_grace``: the process ends.
+  poll is recent (before the first one, counted from the first check). Older
+  than `READY_WINDOW` (or the grace, if shorter): the bot is not ready; older
+  than ``monitor.polling_grace``: the process ends.
 - the scheduler is running. Stopped: not ready at once; stopped for
   ``monitor.scheduler_grace``: the process ends.
 
@@ -25,24 +26,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.sdnotify import SystemdNotifier
+from bot.services import utc_now
 
 __all__ = ["CHECK_EVERY", "EXIT_UNHEALTHY", "READY_WINDOW", "Watchdog"]
 
 log = logging.getLogger(__name__)
 
 CHECK_EVERY = 5.0  # seconds between two checks
-READY_WINDOW = 60.0  # seconds without a successful poll before /readyz fails
+READY_WINDOW = timedelta(seconds=60)  # without a successful poll: not ready
 EXIT_UNHEALTHY = 1  # the exit code after a grace ran out (restart me)
 
-# `polling_alive(now, grace)` of the Telegram front end: a poll succeeded within `grace`
-# seconds of `now` (both on time.monotonic()).
-PollingAlive = Callable[[float, float], bool]
+# `polling_alive(now, grace)` of the Telegram front end: a getUpdates answered within
+# `grace` of `now` (a UTC datetime, the front end's own clock).
+PollingAlive = Callable[[datetime, timedelta], bool]
 
 
 class SchedulerLike(Protocol):
@@ -63,25 +64,26 @@ class Watchdog:
         on_fatal: Callable[[int], None],
         systemd: SystemdNotifier | None = None,
         ping_every: float | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         check_every: float = CHECK_EVERY,
     ) -> None:
         """`polling_alive`: None without a Telegram token; `ping_every`: half of WATCHDOG_USEC."""
         self._scheduler = scheduler
         self._polling_alive = polling_alive
-        self.polling_grace = polling_grace.total_seconds()
-        self.scheduler_grace = scheduler_grace.total_seconds()
+        self.polling_grace = polling_grace
+        self.scheduler_grace = scheduler_grace
         self._on_fatal = on_fatal
         self._systemd = systemd
         self._ping_every = ping_every
-        self._monotonic = monotonic
+        self._clock = clock
         self._sleep = sleep
         self.check_every = min(check_every, ping_every) if ping_every else check_every
         self.problems: tuple[str, ...] = ()
         self.fatal: str | None = None  # the reason the process was ended
-        self._scheduler_down_since: float | None = None
-        self._last_ping: float | None = None
+        self._scheduler_down_since: datetime | None = None
+        self._last_ping: datetime | None = None
+        self._started: datetime | None = None  # the first check
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -90,16 +92,19 @@ class Watchdog:
 
     def check(self) -> tuple[str, ...]:
         """One round: update `problems`, log changes, ping systemd or end the process."""
-        now = self._monotonic()
+        now = self._clock()
+        if self._started is None:
+            self._started = now
+        up = now - self._started  # a poll that has not come back yet is no fault at first
         problems: list[str] = []
         fatal: str | None = None
         if self._polling_alive is not None:
             window = min(READY_WINDOW, self.polling_grace)
-            if not self._polling_alive(now, window):
-                problems.append(f"Telegram polling has not succeeded for over {window:.0f}s")
-                if not self._polling_alive(now, self.polling_grace):
+            if not self._polling_alive(now, window) and up > window:
+                problems.append(f"Telegram polling has not succeeded for over {_s(window)}")
+                if not self._polling_alive(now, self.polling_grace) and up > self.polling_grace:
                     fatal = (
-                        f"Telegram polling has not succeeded for over {self.polling_grace:.0f}s "
+                        f"Telegram polling has not succeeded for over {_s(self.polling_grace)} "
                         "(monitor.polling_grace)"
                     )
         if self._scheduler.running:
@@ -110,7 +115,7 @@ class Watchdog:
             problems.append("the scheduler is not running")
             if now - self._scheduler_down_since >= self.scheduler_grace:
                 fatal = fatal or (
-                    f"the scheduler has not run for {self.scheduler_grace:.0f}s "
+                    f"the scheduler has not run for {_s(self.scheduler_grace)} "
                     "(monitor.scheduler_grace)"
                 )
         self._log_changes(tuple(problems))
@@ -135,10 +140,11 @@ class Watchdog:
                 log.info("Watchdog: over: %s.", problem)
         self.problems = problems
 
-    def _ping(self, now: float) -> None:
+    def _ping(self, now: datetime) -> None:
         if self._systemd is None or not self._ping_every:
             return
-        if self._last_ping is None or now - self._last_ping >= self._ping_every:
+        due = timedelta(seconds=self._ping_every)
+        if self._last_ping is None or not timedelta(0) <= now - self._last_ping < due:
             self._systemd.watchdog()
             self._last_ping = now
 
@@ -166,3 +172,7 @@ class Watchdog:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _s(span: timedelta) -> str:
+    return f"{span.total_seconds():.0f}s"

@@ -139,7 +139,8 @@ async def test_runtime_starts_and_stops_the_probe_with_the_scheduler(
         assert runtime.probe.running
         await asyncio.sleep(0.01)
         assert sandbox.requests == []  # the first probe waits probe_every: a start is as before
-        assert runtime.scheduler.context.connection is runtime.connection
+        assert runtime.scheduler.context.connection is runtime.alerts
+        assert runtime.alerts.state is runtime.connection
         probe = runtime.probe
     assert not probe.running
 

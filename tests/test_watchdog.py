@@ -1,7 +1,7 @@
 """The watchdog: not ready, then exit 1 after a grace; WATCHDOG=1 only while its checks pass.
 
 The real scheduler (started and stopped) over the sandbox; a fake Telegram front
-end with the one method the watchdog reads (`polling_alive`); a fake monotonic
+end with the one method the watchdog reads (`polling_alive`); a fake UTC
 clock the test moves; a real AF_UNIX datagram socket standing in for systemd.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,20 +22,23 @@ from bot.watchdog import Watchdog
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
-    def __call__(self) -> float:
+    def __call__(self) -> datetime:
         return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 class FakePolling:
-    """What the Telegram front end tells: when its last poll succeeded (monotonic seconds)."""
+    """What the Telegram front end tells: when a getUpdates last came back."""
 
-    def __init__(self, last_poll_ok: float) -> None:
+    def __init__(self, last_poll_ok: datetime | None) -> None:
         self.last_poll_ok = last_poll_ok
 
-    def polling_alive(self, now: float, grace: float) -> bool:
-        return now - self.last_poll_ok <= grace
+    def polling_alive(self, now: datetime, grace: timedelta) -> bool:
+        return self.last_poll_ok is not None and now - self.last_poll_ok <= grace
 
 
 class Fatal:
@@ -85,7 +88,7 @@ def watchdog(
         on_fatal=fatal,
         systemd=systemd,
         ping_every=ping_every,
-        monotonic=clock,
+        clock=clock,
     )
 
 
@@ -106,11 +109,26 @@ async def test_dead_polling_is_not_ready_then_fatal_after_the_grace(
     clock, fatal = Clock(), Fatal()
     polling = FakePolling(clock.now)
     dog = watchdog(harness, clock, fatal, polling)
-    clock.now += silent_for
+    dog.check()
+    clock.advance(silent_for)
     dog.check()
     assert (dog.ready, fatal.codes) == (ready, codes)
     if not ready:
         assert dog.problems == ("Telegram polling has not succeeded for over 60s",)
+
+
+@pytest.mark.parametrize(
+    ("after", "ready", "codes"), [(0, True, []), (61, False, []), (181, False, [1])]
+)
+async def test_a_first_poll_that_never_comes_counts_from_the_first_check(
+    harness: Harness, after: float, ready: bool, codes: list[int]
+) -> None:
+    clock, fatal = Clock(), Fatal()
+    dog = watchdog(harness, clock, fatal, FakePolling(None))  # no getUpdates came back yet
+    dog.check()
+    clock.advance(after)
+    dog.check()
+    assert (dog.ready, fatal.codes) == (ready, codes)
 
 
 async def test_a_stopped_scheduler_is_fatal_after_its_grace_and_logged_once(
@@ -122,9 +140,9 @@ async def test_a_stopped_scheduler_is_fatal_after_its_grace_and_logged_once(
     with caplog.at_level(logging.INFO, logger="bot.watchdog"):
         for _ in range(11):  # every 5 s for 50 s: not ready, not yet fatal
             dog.check()
-            clock.now += 5
+            clock.advance(5)
         assert (dog.ready, fatal.codes) == (False, [])
-        clock.now += 10
+        clock.advance(10)
         dog.check()
         dog.check()
     assert fatal.codes == [1]  # once
@@ -140,7 +158,8 @@ async def test_recovery_is_ready_again_and_logged(
     clock, fatal = Clock(), Fatal()
     polling = FakePolling(clock.now)
     dog = watchdog(harness, clock, fatal, polling)
-    clock.now += 90
+    dog.check()
+    clock.advance(90)
     with caplog.at_level(logging.INFO, logger="bot.watchdog"):
         dog.check()
         polling.last_poll_ok = clock.now
@@ -160,12 +179,12 @@ async def test_systemd_pings_every_half_period_only_while_checks_pass(
     for _ in range(13):  # 60 s of checks every 5 s: pings at 0, 30 and 60 s
         polling.last_poll_ok = clock.now
         dog.check()
-        clock.now += 5
+        clock.advance(5)
     assert received(sock) == [b"WATCHDOG=1"] * 3
-    clock.now += 100  # polling silent past the ready window: no more pings
+    clock.advance(100)  # polling silent past the ready window: no more pings
     for _ in range(3):
         dog.check()
-        clock.now += 30
+        clock.advance(30)
     assert received(sock) == []
 
 
@@ -175,7 +194,7 @@ async def test_the_loop_is_bounded_and_stops_at_the_first_fatal(harness: Harness
 
     async def sleep(seconds: float) -> None:
         pauses.append(seconds)
-        clock.now += seconds
+        clock.advance(seconds)
 
     dog = Watchdog(
         scheduler=harness.scheduler,
@@ -183,7 +202,7 @@ async def test_the_loop_is_bounded_and_stops_at_the_first_fatal(harness: Harness
         polling_grace=timedelta(seconds=20),
         scheduler_grace=timedelta(minutes=1),
         on_fatal=fatal,
-        monotonic=clock,
+        clock=clock,
         sleep=sleep,
     )
     await dog.run(rounds=100)
