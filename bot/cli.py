@@ -10,6 +10,9 @@ asked for (check's table, the console, exec's reply).
   cleanly (a command in flight finishes); a second one stops at once. With
   ``[http]`` it serves the HTTP endpoint too (webhooks, /readyz, /healthz,
   /metrics); an address it cannot listen on ends it with one sentence, exit 1.
+  The watchdog (`bot.watchdog`) stops it the same way, with exit 1, when
+  Telegram polling or the scheduler is dead past its ``[monitor]`` grace;
+  under systemd it reports READY=1, WATCHDOG=1 and STOPPING=1 (`bot.sdnotify`).
 - ``exec`` runs one command as the local operator and exits. It does not take
   the lock: it is a one-shot helper meant to work beside a running bot (both
   processes share the SQLite file; the in-process sandbox is its own).
@@ -23,11 +26,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     from bot.console_prompt import NamesSource
     from bot.runtime import Runtime
     from bot.telegram import TelegramFrontEnd
+    from bot.watchdog import PollingAlive, Watchdog
 
 log = logging.getLogger("grouppilot")
 
@@ -172,6 +177,13 @@ async def _serve(settings: Settings, *, console: bool) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     main = asyncio.current_task()
+    exit_code = EXIT_OK
+
+    def fail(code: int) -> None:
+        """The watchdog gave up: stop as on SIGTERM, then exit with `code`."""
+        nonlocal exit_code
+        exit_code = code
+        stop.set()
 
     def on_signal(signum: signal.Signals) -> None:
         if stop.is_set():
@@ -208,24 +220,63 @@ async def _serve(settings: Settings, *, console: bool) -> int:
                 runtime.on_close(telegram.stop)  # closed before the client and the store
                 # Started after the front end, so it stops first: reports still go out.
                 await runtime.start_scheduler(telegram)
-                await stop.wait()
+                async with _supervised(runtime, fail, polling_alive=telegram.polling_alive):
+                    await stop.wait()
                 # Both stops are bounded; side by side they end within one bound. The
                 # front end stops taking commands but still sends the scheduler's reports.
                 await asyncio.gather(telegram.stop_commands(), runtime.scheduler.stop())
             elif console:
                 front_end = _console(runtime)
                 await runtime.start_scheduler(ConsoleNotifier(front_end))
-                await front_end.run(stop)
+                async with _supervised(runtime, fail):
+                    await front_end.run(stop)
                 if not stop.is_set():
                     log.info("end of console input: stopping")
             else:
                 await runtime.start_scheduler(LogNotifier())
-                await stop.wait()
+                async with _supervised(runtime, fail):
+                    await stop.wait()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-    log.info("stopped")
-    return EXIT_OK
+    log.info("stopped" if exit_code == EXIT_OK else f"stopped by the watchdog (exit {exit_code})")
+    return exit_code
+
+
+@contextlib.asynccontextmanager
+async def _supervised(
+    runtime: Runtime,
+    fail: Callable[[int], None],
+    *,
+    polling_alive: PollingAlive | None = None,
+) -> AsyncIterator[Watchdog]:
+    """The watchdog and systemd's notifications around the serving part of ``run``.
+
+    READY=1 once everything started; the watchdog (and its WATCHDOG=1 pings)
+    while serving; STOPPING=1 and the watchdog stopped first when leaving, so
+    a clean shutdown stopping the scheduler is no alarm.
+    """
+    from bot.sdnotify import SystemdNotifier, watchdog_interval
+    from bot.watchdog import Watchdog
+
+    systemd = SystemdNotifier.from_env()
+    monitor = runtime.settings.monitor
+    watchdog = Watchdog(
+        scheduler=runtime.scheduler,
+        polling_alive=polling_alive,
+        polling_grace=monitor.polling_grace,
+        scheduler_grace=monitor.scheduler_grace,
+        on_fatal=fail,
+        systemd=systemd,
+        ping_every=watchdog_interval(),
+    )
+    await watchdog.start()
+    systemd.ready(f"serving: {runtime.mode}")
+    try:
+        yield watchdog
+    finally:
+        systemd.stopping()
+        await watchdog.stop()
 
 
 def _telegram(settings: Settings, runtime: Runtime) -> TelegramFrontEnd:

@@ -21,8 +21,11 @@ parts over their own clock, timer or store.
 - ``tracker``: the `DeliveryTracker` that follows sent messages
   (``messages.track_delivery``), started with the scheduler; it is the
   command layer's `SendFollower` (a `/send` in ``exec`` is not followed).
-- ``connection``: the `ConnectionState` of the WhatsApp number that the
-  provider's webhooks (and the probe) report to.
+- ``connection``: the number's `ConnectionState`, and ``alerts``: the
+  `ConnectionAlerts` over it (broadcasts fail fast while it is known
+  disconnected; changes go to the notify chats once); the provider's
+  webhooks and ``probe``, the `ConnectionProbe` that runs every
+  ``monitor.probe_every`` (started with the scheduler), report to it.
 - ``notifier``: where reports and alerts go, the one `start_scheduler` was
   given (the log until then).
 
@@ -68,6 +71,7 @@ from bot.storage_errors import storage_faults
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.retry import RetryPolicy
+from jobs.connection import ConnectionAlerts, ConnectionProbe
 from jobs.scheduler import JobScheduler
 from jobs.schema import JOB_MIGRATIONS
 from jobs.tracker import DeliveryTracker
@@ -83,6 +87,7 @@ __all__ = [
     "build_commands",
     "build_directory",
     "build_parts",
+    "build_probe",
     "client_from_settings",
     "command_options",
 ]
@@ -187,6 +192,7 @@ class Parts:
     scheduler: JobScheduler
     commands: CommandLayer
     tracker: DeliveryTracker
+    alerts: ConnectionAlerts  # the number's connection; changes go to the notify chats once
 
 
 def build_parts(
@@ -207,6 +213,12 @@ def build_parts(
     (the scheduler reads its tables).
     """
     directory = build_directory(settings, client=client, store=store, monotonic=monotonic)
+
+    async def tell_notify_chats(text: str) -> None:
+        # The scheduler's notify chats, known once it starts (it needs the alerts first).
+        await scheduler.notify_chats(text)
+
+    alerts = ConnectionAlerts(ConnectionState(clock=clock), tell_notify_chats)
     scheduler = JobScheduler(
         config_jobs=settings.jobs,
         parallel=settings.pilot.concurrency,
@@ -218,6 +230,7 @@ def build_parts(
         sleep=sleep,
         rng=rng,
         track_delivery=settings.messages.track_delivery,
+        connection=alerts,
     )
     tracker = DeliveryTracker(
         store=store,
@@ -236,7 +249,26 @@ def build_parts(
         monotonic=monotonic,
         follower=tracker,
     )
-    return Parts(directory=directory, scheduler=scheduler, commands=commands, tracker=tracker)
+    return Parts(
+        directory=directory,
+        scheduler=scheduler,
+        commands=commands,
+        tracker=tracker,
+        alerts=alerts,
+    )
+
+
+def build_probe(
+    settings: Settings,
+    *,
+    client: WhatsAppClient,
+    alerts: ConnectionAlerts,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> ConnectionProbe:
+    """The connection probe of ``monitor.probe_every`` (not started; off when 0)."""
+    return ConnectionProbe(
+        client=client, alerts=alerts, every=settings.monitor.probe_every, sleep=sleep
+    )
 
 
 class Runtime:
@@ -257,7 +289,6 @@ class Runtime:
         """
         self.settings = settings
         self._exits = AsyncExitStack()
-        self.connection = ConnectionState()
         self.notifier: Notifier = LogNotifier()
         self.sandbox: Sandbox | None = None
         if settings.pilot.is_sandbox:
@@ -274,6 +305,9 @@ class Runtime:
             self.scheduler = parts.scheduler
             self.commands = parts.commands
             self.tracker = parts.tracker
+            self.alerts = parts.alerts
+            self.connection = parts.alerts.state  # what webhooks and readiness read too
+            self.probe = build_probe(settings, client=self.client, alerts=self.alerts)
         except BaseException:
             # Nothing has used the client yet: only the store holds a resource.
             if owned_store:
@@ -302,6 +336,16 @@ class Runtime:
             await self.scheduler.start(notifier)
         self.on_close(self.tracker.stop)
         await self.tracker.start(notifier)
+        await self.start_probe()
+
+    async def start_probe(self) -> None:
+        """Start the connection probe (``monitor.probe_every``); it stops on close.
+
+        Its notices go through the scheduler's notifier, so it starts with the
+        scheduler and stops before it.
+        """
+        self.on_close(self.probe.stop)
+        await self.probe.start()
 
     async def start_http(
         self, *, polling: PollingSource | None = None, port: int | None = None

@@ -8,6 +8,8 @@ A kind that must refuse a whole run before sending anything raises
 :class:`RunRefused`. A *number-wide* error (the number is disconnected, the key refused, the API
 unreachable) would fail every other group the same way, so a job kind stops
 there and marks the rest failed with that code instead of trying each one.
+A broadcast that starts while the number is known disconnected (``connection``,
+:mod:`jobs.connection`) is refused before its first send with that code.
 
 :meth:`RunContext.record_outcome` commits a delivery's answer; when the
 database refuses it, the answer is kept in the scheduler's
@@ -36,6 +38,7 @@ from bot.whatsapp.errors import (
     OutcomeUnknown,
     PilotError,
 )
+from jobs.connection import ConnectionAlerts
 from jobs.ledger import Ledger
 from jobs.outage import LateOutcome, StorageOutage, is_storage_fault
 
@@ -98,6 +101,9 @@ class RunContext:
     stopping: Callable[[], bool]
     outage: StorageOutage
     parallel: int = 1  # senders at once when a job has no gap
+    # What is known of the number's connection: a broadcast fails fast while it is known
+    # disconnected, and a send that goes through reports it connected. None: not followed.
+    connection: ConnectionAlerts | None = None
 
     def record_outcome(self, outcome: LateOutcome) -> None:
         """Commit the answer to a request that went out (row ``sending`` -> its state).

@@ -51,6 +51,7 @@ from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 from jobs import policies
 from jobs.adhoc import AdHocRuns
+from jobs.connection import ConnectionAlerts
 from jobs.context import RunContext
 from jobs.definitions import DefinitionBook, DefinitionError, JobDefinition, job_to_data
 from jobs.ledger import Ledger
@@ -108,11 +109,13 @@ class JobScheduler:
         rng: random.Random | None = None,
         stop_timeout: float = 20.0,
         track_delivery: timedelta = timedelta(0),
+        connection: ConnectionAlerts | None = None,
     ) -> None:
         """`config_jobs`: the jobs of the config file; `parallel`: sends of one run in flight.
 
         `track_delivery`: how long a broadcast's sent messages are followed
         (`messages.track_delivery`; the ledger registers them for `jobs.tracker`).
+        `connection`: the number's connection state its broadcasts read (fail fast).
         """
         self.config_jobs = tuple(config_jobs)
         self.clock = clock
@@ -133,6 +136,7 @@ class JobScheduler:
             stopping=lambda: self._stopping,
             outage=self.outage,
             parallel=parallel,
+            connection=connection,
         )
         self.executor = RunExecutor(self.context, directory, self.notify_chats)
         self.notifier: Notifier = LogNotifier()

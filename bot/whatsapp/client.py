@@ -106,9 +106,15 @@ class WhatsAppClient:
 
     # -- groups --------------------------------------------------------------
 
-    async def list_groups(self) -> list[GroupSummary]:
-        """`GET /v1/groups`: every group of the number bound to the key."""
-        body = await self._call("list_groups", "GET", "/v1/groups", safety=SAFE)
+    async def list_groups(self, *, background: bool = False) -> list[GroupSummary]:
+        """`GET /v1/groups`: every group of the number bound to the key.
+
+        `background=True` (the connection probe) lets every waiting command's
+        request go first.
+        """
+        body = await self._call(
+            "list_groups", "GET", "/v1/groups", safety=SAFE, background=background
+        )
         raw_groups = body.get("groups")
         if not isinstance(raw_groups, list):
             raise _unreadable("list_groups", 200, "no 'groups' list in the answer", SAFE)

@@ -31,7 +31,11 @@ up to ``gap`` between two sends; without one, up to ``RunContext.parallel``
 senders share the list (the client's caps still bound them). Before each
 send the scheduler's stop flag is checked: a shutdown leaves the remaining
 rows ``pending``, to be resumed on the next start. A number-wide failure
-stops the run and marks the remaining rows failed with its code. Any other
+stops the run and marks the remaining rows failed with its code; a run that
+starts while the number is known disconnected (:mod:`jobs.connection`) is
+refused before its first send: every row fails with
+``WHATSAPP_INSTANCE_NOT_CONNECTED`` and the report says why. A send that goes
+through tells the connection state the number is connected. Any other
 error of one sender (the database refusing a write, a bug) stops every
 sender before its next send; the requests in flight finish, and the error
 is raised for the run to handle once they have.
@@ -63,6 +67,7 @@ __all__ = ["Broadcast", "deliver_broadcast"]
 
 PREVIEW = 200  # characters of the text /run shows before asking
 TEMPLATE_REFUSED = "TEMPLATE_REFUSED"  # the code of every row of a run refused before any send
+NOT_CONNECTED = "WHATSAPP_INSTANCE_NOT_CONNECTED"  # every row of a run refused while disconnected
 
 Compose = Callable[[Delivery], Content]
 
@@ -141,6 +146,7 @@ async def deliver_broadcast(ctx: RunContext, run: Run, job: JobConfig) -> None:
     queue = deque(ctx.ledger.deliveries(run.id, "pending"))
     if not queue:
         return
+    _refuse_while_disconnected(ctx)
     compose = await _composer(ctx, job, when, list(queue))
     senders = 1 if job.gap.total_seconds() > 0 else max(1, min(ctx.parallel, len(queue)))
     abort = _Abort()
@@ -224,6 +230,19 @@ async def _checked_variables(
     return variables
 
 
+def _refuse_while_disconnected(ctx: RunContext) -> None:
+    """RunRefused when the number is known disconnected: no group is tried, the run says why."""
+    if ctx.connection is None or not ctx.connection.known_disconnected:
+        return
+    state = ctx.connection.state
+    since = f" since {state.since:%Y-%m-%d %H:%M} UTC" if state.since is not None else ""
+    raise RunRefused(
+        NOT_CONNECTED,
+        f"The WhatsApp number is not connected{since} (seen by the {state.source}): "
+        "no group was tried. Re-pair the number, then run the job again.",
+    )
+
+
 def _shown_content(job: JobConfig, *, group: str, when: datetime) -> str:
     """One group's content as a run would send it: placeholders filled (ValueError if not)."""
 
@@ -272,6 +291,8 @@ async def _send_one(
     ctx.record_outcome(
         LateOutcome(run.id, row.group_id, "sent", result=message.id, message=message.id)
     )
+    if ctx.connection is not None:  # it sent: whatever was known, the number is connected
+        await ctx.connection.seen(True, source="send")
     if job.pin:
         await _pin(ctx, run, row, message.id)
 
