@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot import metrics
 from bot.commands.catalog import build_registry
 from bot.commands.claims import claim_of
 from bot.commands.context import (
@@ -60,6 +61,25 @@ _STORAGE_FAULT = (
 CONFIRM_TTL = 300.0  # seconds a Confirm button stays valid
 MAX_COMMAND_AGE = timedelta(minutes=10)  # older changes (sent while down) are not run
 _MAX_PENDING = 1000
+
+# The audit's outcome -> the `outcome` label of grouppilot_commands (a small set).
+_OUTCOME_LABELS = {
+    "ok": "ok",
+    "failed": "failed",
+    "denied: no rights": "denied",
+    "refused: viewer": "refused",
+    "refused: confirm not allowed": "refused",
+    "unparseable": "usage",
+    "usage": "usage",
+    "unknown command": "unknown",
+    "not run: too old": "too_old",
+    "awaiting confirmation": "awaiting_confirmation",
+    "confirmed: ok": "confirmed",
+    "confirmed: failed": "confirmed_failed",
+    "cancelled": "cancelled",
+    "expired": "expired",
+    "interrupted": "interrupted",
+}
 
 
 @dataclass
@@ -347,6 +367,9 @@ class CommandLayer:
         return reply
 
     def _audit(self, principal: Principal, command: str, outcome: str, reply: Reply | None) -> None:
+        metrics.COMMANDS.labels(
+            self._metric_name(command), _OUTCOME_LABELS.get(outcome, "other")
+        ).inc()
         detail = "" if reply is None or reply.ok else reply.text[:500]
         try:
             self.store.audit(
@@ -358,3 +381,11 @@ class CommandLayer:
             )
         except Exception:  # the audit log must never take a command down with it
             log.exception("could not write the audit log for %r", command)
+
+    def _metric_name(self, command: str) -> str:
+        """The command's name in the catalog, or "unknown" (label values stay bounded)."""
+        try:
+            spec = self.registry.get(split_command(command).name)
+        except ParseError:
+            return "unknown"
+        return spec.name if spec is not None else "unknown"
