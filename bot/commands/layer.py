@@ -43,6 +43,7 @@ from bot.commands.ordering import Claim, CommandOrder, Ticket
 from bot.commands.parsing import ParseError, split_args, split_command
 from bot.commands.registry import CommandSpec, Registry
 from bot.commands.types import Outcome, Pending, Principal, Reply, Rights
+from bot.logs import log_context
 from bot.services import GroupDirectory, Refusal, explain, utc_now
 from bot.storage_errors import fault_text, is_storage_fault
 from bot.store import Store
@@ -296,7 +297,8 @@ class CommandLayer:
         """Wait for `ticket`'s turn, then run `call`; a cut-off run is audited as interrupted."""
         await self.order.turn(ticket)
         try:
-            return await self._guarded(call, command)
+            with log_context(command=self._metric_name(command)):  # on every line logged inside
+                return await self._guarded(call, command)
         except asyncio.CancelledError:
             self._audit(principal, command, "interrupted", None)
             raise
