@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
 from bot.config import ConfigError, Settings, load_config
+from bot.config_service import LOG_LEVELS
 from bot.storage_errors import StorageError
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the bot (Telegram or console, and the scheduler)")
     _add_config_option(run)
+    _add_log_level_option(run, "default: log.level in the config, INFO")
     run.add_argument(
         "--no-console",
         action="store_true",
@@ -72,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         "exec", help="run one admin command as the local operator and print the reply"
     )
     _add_config_option(exec_)
+    _add_log_level_option(exec_, "default: WARNING")
     exec_.add_argument(
         "--yes", action="store_true", help="confirm a command that asks for confirmation"
     )
@@ -113,6 +116,45 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_log_level_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=None,
+        metavar="LEVEL",
+        help=f"{' | '.join(LOG_LEVELS)} ({default})",
+    )
+
+
+def _setup_logging(args: argparse.Namespace, settings: Settings | None = None) -> None:
+    """Where, how much and in which format the process logs (docs/operations.md, Logs).
+
+    First with no settings (before the config is read: the plain format), then
+    with them: ``--log-level`` wins over ``log.level`` (``GROUPPILOT_LOG__LEVEL``).
+    exec is a scripting helper: only warnings and errors on its stderr unless
+    ``--log-level`` says otherwise (a config's ``log.level`` is for the service).
+    """
+    from bot import logs
+
+    level = getattr(args, "log_level", None)
+    if level is None:
+        if args.command == "exec":
+            level = "WARNING"
+        else:
+            level = settings.log.level if settings is not None else "INFO"
+    if settings is None:
+        logs.configure(level)
+        return
+    for secret, mask in (
+        (settings.pilot.api_key, "<api-key>"),
+        (settings.telegram.token, "<bot-token>"),
+        (settings.http.webhook_secret, "<webhook-secret>"),
+    ):
+        logs.protect(secret.get_secret_value(), mask)
+    logs.configure(level, settings.log.format)
+
+
 def load_or_report(path: str | None) -> Settings | None:
     """The settings, or None after printing every problem to stderr."""
     try:
@@ -145,6 +187,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_or_report(args.config)
     if settings is None:
         return EXIT_CONFIG
+    _setup_logging(args, settings)
     try:
         check_storage_path(settings.storage.path)  # before the lock creates files beside it
     except StorageError as exc:
@@ -341,6 +384,7 @@ def _exec(args: argparse.Namespace) -> int:
     settings = load_or_report(args.config)
     if settings is None:
         return EXIT_CONFIG
+    _setup_logging(args, settings)
     try:
         return asyncio.run(_exec_once(settings, args.text, yes=args.yes))
     except StorageError as exc:
@@ -422,14 +466,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # exec is a scripting helper: only warnings and errors on its stderr.
-    logging.basicConfig(
-        level=logging.WARNING if args.command == "exec" else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs request URLs at INFO, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _setup_logging(args)
     handlers = {"run": _run, "exec": _exec, "check": _check, "sandbox": _sandbox}
     return handlers[args.command](args)
 

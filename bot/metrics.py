@@ -12,7 +12,10 @@ is kept only when it looks like one).
 
 from __future__ import annotations
 
+import logging
+import math
 import re
+from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -38,7 +41,10 @@ __all__ = [
     "WEBHOOKS",
     "code_label",
     "exposition",
+    "watch_ledger",
 ]
+
+log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
@@ -97,6 +103,25 @@ _CODE = re.compile(r"^[A-Z0-9_]{1,64}$")
 def code_label(code: str) -> str:
     """An API code as a label value: kept when it looks like one, else "OTHER"."""
     return code if _CODE.fullmatch(code) else ("" if not code else "OTHER")
+
+
+def watch_ledger(count: Callable[[], int]) -> Callable[[], None]:
+    """Read the ledger's pending rows with `count` at each scrape; returns the undo.
+
+    The scrape runs in the event loop's thread (the endpoint lives there), the
+    thread that owns the store's SQLite connection. A count that fails (the
+    database is gone) shows as NaN rather than failing the whole scrape.
+    """
+
+    def read() -> float:
+        try:
+            return float(count())
+        except Exception as exc:
+            log.debug("ledger_pending: cannot count the ledger (%s)", exc)
+            return math.nan
+
+    LEDGER_PENDING.set_function(read)
+    return lambda: LEDGER_PENDING.set_function(lambda: math.nan)
 
 
 def exposition() -> tuple[bytes, str]:

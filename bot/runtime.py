@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Self
 import httpx
 from pydantic import SecretStr
 
+from bot import metrics
 from bot.commands.context import CommandOptions
 from bot.commands.layer import MAX_COMMAND_AGE, CommandLayer
 from bot.config import PilotSettings, Settings
@@ -316,6 +317,7 @@ class Runtime:
         if owned_store:
             self._exits.callback(self.store.close)
         self._exits.push_async_callback(self.client.aclose)
+        self._exits.callback(metrics.watch_ledger(self.scheduler.ledger.pending_count))
 
     @property
     def mode(self) -> str:

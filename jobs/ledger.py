@@ -27,6 +27,11 @@ delivery outcomes, so the file alone holds the ledger up to then: deleting
 checkpoint never waits for another connection (``grouppilot exec``) and a
 checkpoint that cannot complete fails nothing.
 
+The ledger is where runs end and rows get their answer, so it is also where
+they are counted (``grouppilot_job_runs``, ``grouppilot_deliveries`` in
+:mod:`bot.metrics`): whichever part finished them (the executor, a resumption,
+a cancel, the recovery at start).
+
 All methods are synchronous and meant for the event-loop thread that owns
 the store's connection; each write is sub-millisecond with WAL. A write the
 database refuses (disk full, read-only, I/O error) raises SQLite's own
@@ -45,6 +50,7 @@ from typing import Any, Literal
 
 from sqlite_utils import Database
 
+from bot import metrics
 from jobs.definitions import stamp
 from jobs.records import (
     Delivery,
@@ -167,11 +173,13 @@ class Ledger:
     ) -> Run:
         """A run that did not happen (overlap skip, missed while down): its history row."""
         try:
-            return self._insert(job, kind, zone, scheduled, trigger, requested_by, outcome, reason)
+            run = self._insert(job, kind, zone, scheduled, trigger, requested_by, outcome, reason)
         except RunExists:
             existing = self.run_at(job, scheduled)
             assert existing is not None
             return existing
+        metrics.JOB_RUNS.labels(outcome).inc()
+        return run
 
     def _insert(
         self,
@@ -253,11 +261,13 @@ class Ledger:
 
     def interrupt(self, run_id: int, note: str = "") -> None:
         """The run stopped before its end (a shutdown): resumable on the next start."""
-        self._execute(
+        cursor = self._execute(
             "UPDATE job_runs SET outcome = 'interrupted' WHERE id = ?"
             " AND outcome IN ('running', 'interrupted')",
             (run_id,),
         )
+        if cursor.rowcount:
+            metrics.JOB_RUNS.labels("interrupted").inc()
         if note:
             self.add_note(run_id, note)
 
@@ -294,6 +304,7 @@ class Ledger:
             " unknown = ?, detail = ? WHERE id = ?",
             (self._now(), outcome, total, sent, failed, unknown, joined, run_id),
         )
+        metrics.JOB_RUNS.labels(outcome).inc()
         run = self.get_run(run_id)
         assert run is not None
         return run
@@ -368,6 +379,7 @@ class Ledger:
             self._set_state(
                 run_id, group_id, state, "sending", code=code, detail=detail, result=result
             )
+        metrics.DELIVERIES.labels(state, metrics.code_label(code)).inc()
         self._since_checkpoint += 1
         self.checkpoint_if_due()
 
@@ -428,4 +440,13 @@ class Ledger:
             " WHERE run_id = ? AND state = ?",
             (new, code, detail, self._now(), run_id, old),
         )
+        if cursor.rowcount > 0:
+            metrics.DELIVERIES.labels(new, metrics.code_label(code)).inc(cursor.rowcount)
         return cursor.rowcount
+
+    def pending_count(self) -> int:
+        """Deliveries not yet answered, in every run (``pending`` or ``sending``)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'sending')"
+        ).fetchone()
+        return int(row[0])

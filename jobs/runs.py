@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from bot.jobconfig import JobConfig
+from bot.logs import log_context
 from bot.services import GroupDirectory, ResolveError, explain
 from bot.whatsapp.errors import PilotError
 from jobs.context import INTERRUPTED, RunContext, RunRefused
@@ -74,7 +75,14 @@ class RunExecutor:
         self.notify = notify
 
     async def execute(self, run: Run, job: JobConfig) -> Run:
-        """Carry out ``run`` (row open, outcome ``running``); the row as it ends. Never raises."""
+        """Carry out ``run`` (row open, outcome ``running``); the row as it ends. Never raises.
+
+        Every line logged meanwhile carries the job and the run (`bot.logs`).
+        """
+        with log_context(job=run.job, run=run.id):
+            return await self._execute(run, job)
+
+    async def _execute(self, run: Run, job: JobConfig) -> Run:
         try:
             return await self._carry_out(run, job)
         except asyncio.CancelledError:

@@ -25,7 +25,8 @@ async def test_healthz_and_metrics_over_http() -> None:
             [sample] = [
                 s
                 for s in families["grouppilot_commands"].samples
-                if s.name == "grouppilot_commands_total" and s.labels["command"] == "help"
+                if s.name == "grouppilot_commands_total"
+                and s.labels == {"command": "help", "outcome": "ok"}
             ]
             assert sample.value == before + 1
             assert "process_resident_memory_bytes" in families

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot import metrics
 from bot.commands.catalog import build_registry
 from bot.commands.claims import claim_of
 from bot.commands.context import (
@@ -42,6 +43,7 @@ from bot.commands.ordering import Claim, CommandOrder, Ticket
 from bot.commands.parsing import ParseError, split_args, split_command
 from bot.commands.registry import CommandSpec, Registry
 from bot.commands.types import Outcome, Pending, Principal, Reply, Rights
+from bot.logs import log_context
 from bot.services import GroupDirectory, Refusal, explain, utc_now
 from bot.storage_errors import fault_text, is_storage_fault
 from bot.store import Store
@@ -60,6 +62,25 @@ _STORAGE_FAULT = (
 CONFIRM_TTL = 300.0  # seconds a Confirm button stays valid
 MAX_COMMAND_AGE = timedelta(minutes=10)  # older changes (sent while down) are not run
 _MAX_PENDING = 1000
+
+# The audit's outcome -> the `outcome` label of grouppilot_commands (a small set).
+_OUTCOME_LABELS = {
+    "ok": "ok",
+    "failed": "failed",
+    "denied: no rights": "denied",
+    "refused: viewer": "refused",
+    "refused: confirm not allowed": "refused",
+    "unparseable": "usage",
+    "usage": "usage",
+    "unknown command": "unknown",
+    "not run: too old": "too_old",
+    "awaiting confirmation": "awaiting_confirmation",
+    "confirmed: ok": "confirmed",
+    "confirmed: failed": "confirmed_failed",
+    "cancelled": "cancelled",
+    "expired": "expired",
+    "interrupted": "interrupted",
+}
 
 
 @dataclass
@@ -276,7 +297,8 @@ class CommandLayer:
         """Wait for `ticket`'s turn, then run `call`; a cut-off run is audited as interrupted."""
         await self.order.turn(ticket)
         try:
-            return await self._guarded(call, command)
+            with log_context(command=self._metric_name(command)):  # on every line logged inside
+                return await self._guarded(call, command)
         except asyncio.CancelledError:
             self._audit(principal, command, "interrupted", None)
             raise
@@ -347,6 +369,9 @@ class CommandLayer:
         return reply
 
     def _audit(self, principal: Principal, command: str, outcome: str, reply: Reply | None) -> None:
+        metrics.COMMANDS.labels(
+            self._metric_name(command), _OUTCOME_LABELS.get(outcome, "other")
+        ).inc()
         detail = "" if reply is None or reply.ok else reply.text[:500]
         try:
             self.store.audit(
@@ -358,3 +383,11 @@ class CommandLayer:
             )
         except Exception:  # the audit log must never take a command down with it
             log.exception("could not write the audit log for %r", command)
+
+    def _metric_name(self, command: str) -> str:
+        """The command's name in the catalog, or "unknown" (label values stay bounded)."""
+        try:
+            spec = self.registry.get(split_command(command).name)
+        except ParseError:
+            return "unknown"
+        return spec.name if spec is not None else "unknown"

@@ -11,8 +11,9 @@ Two pieces plug into python-telegram-bot's `Application` (see `frontend.py`):
   task (at most `max_concurrent` at once), so a command stuck on a slow API
   holds up only the commands that must come after it (that order is the
   command layer's business: handlers `hold` the command's `Ticket` here).
-  When an update's handlers are over, its journal row is ``done``; when its
-  command starts, the ticket's ``on_start`` marks it ``taken`` first.
+  When an update's handlers are over, its journal row is ``done`` (and it is
+  counted in ``grouppilot_telegram_updates``); when its command starts, the
+  ticket's ``on_start`` marks it ``taken`` first.
 
 `UpdateIntake.stop` is the bounded stop: no new update starts; commands
 still waiting in line are cancelled at once and stay ``queued`` in the
@@ -35,6 +36,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot import metrics
 from bot.commands.ordering import Ticket
 from bot.telegram.journal import UpdateJournal
 
@@ -172,5 +174,6 @@ class UpdateIntake(BaseUpdateProcessor):
         return kept, len(late)
 
     def _finish(self, run: _Run) -> None:
+        metrics.TELEGRAM_UPDATES.labels("button" if run.press else "message").inc()
         if self.journal is not None:
             self.journal.finish(run.update_id)

@@ -27,6 +27,7 @@ import httpx
 import stamina
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from bot import metrics
 from bot.whatsapp.content import Content, Text
 from bot.whatsapp.errors import (
     ApiError,
@@ -34,6 +35,7 @@ from bot.whatsapp.errors import (
     InvalidInput,
     InvalidResponse,
     OutcomeUnknown,
+    RateLimited,
     family_for,
 )
 from bot.whatsapp.identifiers import PhoneNumber, group_path
@@ -57,6 +59,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 SAFE, UNSAFE = Safety.SAFE, Safety.UNSAFE
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Status label values, made once (a str() per request is cheap, but this is cheaper).
+_STATUS_LABELS = {code: str(code) for code in range(100, 600)}
 
 
 class WhatsAppClient:
@@ -277,6 +281,7 @@ class WhatsAppClient:
         """One API operation with its retry policy; the decoded JSON object."""
         policy = self.retry
         attempt_no = 0
+        rate_limited_at: float | None = None  # when the last attempt got a 429
         async for attempt in stamina.retry_context(
             on=should_retry(safety, policy),
             attempts=policy.attempts,
@@ -287,9 +292,24 @@ class WhatsAppClient:
         ):
             with attempt:
                 attempt_no += 1
-                return await self._request_once(
-                    operation, method, path, json, attempt_no, safety=safety, background=background
-                )
+                if attempt_no > 1:
+                    metrics.API_RETRIES.labels(operation).inc()
+                    if rate_limited_at is not None:  # the wait stamina just did after a 429
+                        metrics.RATE_LIMITED_WAIT.inc(time.monotonic() - rate_limited_at)
+                        rate_limited_at = None
+                try:
+                    return await self._request_once(
+                        operation,
+                        method,
+                        path,
+                        json,
+                        attempt_no,
+                        safety=safety,
+                        background=background,
+                    )
+                except RateLimited:
+                    rate_limited_at = time.monotonic()
+                    raise
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
     async def _request_once(
@@ -308,11 +328,13 @@ class WhatsAppClient:
             try:
                 response = await self._http.request(method, path, json=payload)
             except _CONNECT_ERRORS as exc:
+                metrics.API_REQUESTS.labels(operation, "0").inc()
                 log.warning("%s %s: cannot connect (%s)", method, path, type(exc).__name__)
                 raise ConnectFailed(
                     f"cannot reach the WhatsApp API ({type(exc).__name__})", operation=operation
                 ) from None
             except httpx.TransportError as exc:
+                metrics.API_REQUESTS.labels(operation, "0").inc()
                 log.warning("%s %s: no answer (%s)", method, path, type(exc).__name__)
                 raise OutcomeUnknown(
                     f"no answer from the WhatsApp API ({type(exc).__name__}); "
@@ -320,6 +342,10 @@ class WhatsAppClient:
                     operation=operation,
                 ) from None
         elapsed_ms = (time.monotonic() - started) * 1000
+        status = response.status_code
+        metrics.API_REQUESTS.labels(operation, _STATUS_LABELS.get(status, "other")).inc()
+        if status == 429:
+            metrics.RATE_LIMITED.labels(operation).inc()
         log.debug(
             "%s %s -> %s in %.0f ms (attempt %d)",
             method,

@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from bot import metrics
+
 _POLL = 0.01  # seconds between two looks for a free place, when none can be foreseen
 
 
@@ -126,9 +128,14 @@ class RequestGate:
 
     @asynccontextmanager
     async def slot(self, *, background: bool = False) -> AsyncIterator[None]:
-        """Hold one in-flight slot and one place in the rate window."""
+        """Hold one in-flight slot and one place in the rate window.
+
+        The time spent waiting for them is counted (grouppilot_rate_cap_wait_seconds).
+        """
+        asked = time.monotonic()
         if background:
             await self._background_slot()
+            metrics.RATE_CAP_WAIT.inc(time.monotonic() - asked)
             try:
                 yield
             finally:
@@ -142,6 +149,7 @@ class RequestGate:
             async with self._slots, self._rate.hold():
                 through = True
                 self._passed()
+                metrics.RATE_CAP_WAIT.inc(time.monotonic() - asked)
                 yield
         finally:
             if not through:  # cancelled while waiting

@@ -51,6 +51,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from bot.jobconfig import JobConfig, render_text
+from bot.logs import log_context
 from bot.placeholders import check_text
 from bot.services import TemplateRefused, checked_template, explain, variables_problem
 from bot.whatsapp.client import WhatsAppClient
@@ -161,7 +162,8 @@ async def deliver_broadcast(ctx: RunContext, run: Run, job: JobConfig) -> None:
             first = False
             row = queue.popleft()
             try:
-                await _send_one(ctx, run, job, row, compose, abort)
+                with log_context(group=row.group_id):  # on what the client logs for this send
+                    await _send_one(ctx, run, job, row, compose, abort)
             except Exception as exc:
                 abort.fault = abort.fault or exc
                 return
