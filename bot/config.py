@@ -55,7 +55,7 @@ from bot.config_sections import (
     TelegramSettings,
     render_invite,
 )
-from bot.config_service import HttpSettings, LogSettings, MonitorSettings
+from bot.config_service import HttpSettings, LogSettings, MembershipSettings, MonitorSettings
 from bot.envvars import unused_variable_warnings
 from bot.jobconfig import NAME, NAME_RULE, JobConfig, render_text
 from bot.problems import MAX_REASON, problems_from_errors
@@ -92,6 +92,7 @@ _SECTIONS = (
     "http",
     "log",
     "monitor",
+    "membership",
     "groups",
     "targets",
     "jobs",
@@ -225,6 +226,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    membership: MembershipSettings = Field(default_factory=MembershipSettings)
     groups: dict[str, str] = Field(default_factory=dict)
     targets: dict[str, list[str]] = Field(default_factory=dict)
     jobs: list[JobConfig] = Field(default_factory=list)

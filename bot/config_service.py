@@ -21,7 +21,7 @@ from bot.durations import format_duration
 from bot.jobconfig import Duration
 from bot.usertext import excerpt
 
-__all__ = ["HttpSettings", "LogSettings", "MonitorSettings", "parse_listen"]
+__all__ = ["HttpSettings", "LogSettings", "MembershipSettings", "MonitorSettings", "parse_listen"]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_SECRET = 16  # characters: a webhook secret is the only thing between the internet and us
@@ -128,3 +128,20 @@ class MonitorSettings(_Section):
         if value > MAX_GRACE:
             raise ValueError(f"at most {format_duration(MAX_GRACE)}")
         return value
+
+
+class MembershipSettings(_Section):
+    """``[membership]``: groups as code: the groups file and the removal guard."""
+
+    file: str = ""  # "" : no groups file (dump still works; plan and apply need one)
+    max_removal_share: float = Field(default=0.25, gt=0, le=1, allow_inf_nan=False)
+    # The number that owns the API key (any format /add accepts): never removed. Empty: only
+    # superadmins (the group's creator) are protected, since the API does not say who owns the key.
+    owner: str = ""
+
+    @field_validator("file")
+    @classmethod
+    def _check_file(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("must not contain a NUL character (\\x00)")
+        return value.strip()
