@@ -13,6 +13,11 @@ asked for (check's table, the console, exec's reply).
   The watchdog (`bot.watchdog`) stops it the same way, with exit 1, when
   Telegram polling or the scheduler is dead past its ``[monitor]`` grace;
   under systemd it reports READY=1, WATCHDOG=1 and STOPPING=1 (`bot.sdnotify`).
+- ``plan`` prints what would make the live groups match the groups file
+  (``membership.file``) and changes nothing. Its exit codes follow
+  ``terraform plan -detailed-exitcode``: 0 no changes, 2 changes, 1 an error
+  (the API, a missing groups file); a bad config or groups file is 2 as well,
+  with every problem on stderr and nothing on stdout.
 - ``exec`` runs one command as the local operator and exits. It does not take
   the lock: it is a one-shot helper meant to work beside a running bot (both
   processes share the SQLite file; the in-process sandbox is its own).
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
     from bot.commands.types import Pending, Principal, Reply
     from bot.console import CommandRunner, Console
     from bot.console_prompt import NamesSource
+    from bot.membership.model import GroupsFile
     from bot.runtime import Runtime
     from bot.telegram import TelegramFrontEnd
     from bot.watchdog import PollingAlive, Watchdog
@@ -51,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("grouppilot")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_CHANGES = 2  # plan: there are changes (like `terraform plan -detailed-exitcode`)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,6 +89,17 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate the config and show the next job runs")
     _add_config_option(check)
+
+    plan = commands.add_parser(
+        "plan",
+        help="show what apply would change to make the live groups match the groups file",
+        description="Read membership.file and the live groups; print the changes (nothing is "
+        "changed). Exit 0: no changes; 2: changes, or a bad config or groups file (its "
+        "problems on stderr); 1: an error (the API, a missing groups file).",
+    )
+    _add_config_option(plan)
+    _add_log_level_option(plan, "default: WARNING")
+    plan.add_argument("group", nargs="?", help="a key (or group id) of the file: plan only it")
 
     sandbox = commands.add_parser("sandbox", help="serve the WhatsApp API emulator over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -139,7 +157,7 @@ def _setup_logging(args: argparse.Namespace, settings: Settings | None = None) -
 
     level = getattr(args, "log_level", None)
     if level is None:
-        if args.command == "exec":
+        if args.command in ("exec", "plan"):
             level = "WARNING"
         else:
             level = settings.log.level if settings is not None else "INFO"
@@ -439,6 +457,65 @@ async def _settle(
     return await commands.cancel(pending.token, principal), True
 
 
+def _plan(args: argparse.Namespace) -> int:
+    """``grouppilot plan [group]``: 0 no changes, 2 changes (or a bad file), 1 an error."""
+    from pathlib import Path
+
+    from bot.membership.file import load_groups_file
+    from bot.membership.model import GroupsFileError
+    from bot.membership.plan import owner_digits
+    from bot.runtime import groups_file_path
+    from bot.whatsapp.errors import InvalidNumber
+
+    settings = load_or_report(args.config)
+    if settings is None:
+        return EXIT_CONFIG
+    _setup_logging(args, settings)
+    path = groups_file_path(settings.membership.file)
+    if not path:
+        return _plan_failed("no groups file: set membership.file in the config.")
+    if not Path(path).is_file():
+        return _plan_failed(f"the groups file {path} does not exist (membership.file).")
+    country = settings.pilot.default_country
+    try:
+        owner = owner_digits(settings.membership.owner, country)
+        declared = load_groups_file(path, default_country=country)
+    except InvalidNumber as exc:
+        return _plan_failed(f"membership.owner: {exc}.", EXIT_CONFIG)
+    except GroupsFileError as exc:
+        problems = "\n".join(f"  {problem}" for problem in exc.problems)
+        return _plan_failed(f"invalid groups file {path}\n{problems}", EXIT_CONFIG)
+    try:
+        return asyncio.run(_plan_live(settings, declared, only=args.group, owner=owner))
+    except KeyboardInterrupt:
+        print("grouppilot: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _plan_failed(sentence: str, code: int = EXIT_FAILED) -> int:
+    print(f"grouppilot plan: {sentence}", file=sys.stderr)
+    return code
+
+
+async def _plan_live(
+    settings: Settings, declared: GroupsFile, *, only: str | None, owner: str
+) -> int:
+    from bot.membership.plan import compute_plan, format_plan
+    from bot.runtime import client_from_settings
+    from bot.services import explain
+    from bot.whatsapp.errors import PilotError
+
+    async with client_from_settings(settings.pilot) as client:
+        try:
+            plan = await compute_plan(client, declared, only=only, owner=owner)
+        except PilotError as exc:
+            return _plan_failed(explain(exc))
+        except ValueError as exc:  # `only` names no group of the file
+            return _plan_failed(str(exc))
+    print(format_plan(plan), flush=True)
+    return EXIT_CHANGES if plan.has_changes else EXIT_OK
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox import serve_forever
 
@@ -467,7 +544,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args)
-    handlers = {"run": _run, "exec": _exec, "check": _check, "sandbox": _sandbox}
+    handlers = {"run": _run, "exec": _exec, "check": _check, "plan": _plan, "sandbox": _sandbox}
     return handlers[args.command](args)
 
 
