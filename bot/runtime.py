@@ -66,6 +66,7 @@ from bot.commands.context import CommandOptions
 from bot.commands.layer import MAX_COMMAND_AGE, CommandLayer
 from bot.config import PilotSettings, Settings
 from bot.config_service import parse_listen
+from bot.membership.planning import PlanSource
 from bot.notify import LogNotifier, Notifier
 from bot.sandbox import Sandbox, SandboxTransport
 from bot.services import ConnectionState, GroupDirectory, utc_now
@@ -241,6 +242,11 @@ def build_parts(
         rng=rng,
         track_delivery=settings.messages.track_delivery,
         connection=alerts,
+        plan_source=PlanSource(
+            groups_file_path(settings.membership.file),
+            settings.pilot.default_country,
+            settings.membership.owner,
+        ),
     )
     tracker = DeliveryTracker(
         store=store,

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.membership.planning import PlanSource
 from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 from bot.whatsapp.errors import (
@@ -104,6 +105,8 @@ class RunContext:
     # What is known of the number's connection: a broadcast fails fast while it is known
     # disconnected, and a send that goes through reports it connected. None: not followed.
     connection: ConnectionAlerts | None = None
+    # The groups file the drift job plans (membership.file); None: none configured.
+    plan_source: PlanSource | None = None
 
     def record_outcome(self, outcome: LateOutcome) -> None:
         """Commit the answer to a request that went out (row ``sending`` -> its state).

@@ -16,7 +16,7 @@ from typing import Any, Final, Literal
 
 __all__ = ["CONFIG_RULES", "CONTENT_MODES", "KindName", "Problem"]
 
-KindName = Literal["broadcast", "invite_reset"]
+KindName = Literal["broadcast", "invite_reset", "drift"]
 """Every kind a job may have; the config refuses any other."""
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -74,8 +74,22 @@ def _invite_reset(data: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
+def _drift(data: Mapping[str, Any]) -> list[Problem]:
+    problems: list[Problem] = [
+        ((key,), "not allowed for kind 'drift' (it sends no message to the groups)")
+        for keys in CONTENT_MODES.values()
+        for key in _found(data, keys)
+    ]
+    if data.get("pin") is True:
+        problems.append(
+            (("pin",), "only for kind 'broadcast' (a drift check sends nothing to pin)")
+        )
+    return problems
+
+
 CONFIG_RULES: Final[Mapping[str, Callable[[Mapping[str, Any]], list[Problem]]]] = {
     "broadcast": _broadcast,
     "invite_reset": _invite_reset,
+    "drift": _drift,
 }
 """Per kind: the rules between its keys, checked on a job's raw input."""

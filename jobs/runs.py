@@ -183,7 +183,13 @@ class RunExecutor:
         return final
 
     async def resolve_targets(self, job: JobConfig) -> list[tuple[str, str]]:
-        """(group id, name) of every group of the job's targets, each once, in order."""
+        """(group id, name) of every group of the job's targets, each once, in order.
+
+        A kind may pick its groups itself (a drift job: the groups of the groups file).
+        """
+        chosen = await kind_of(job).run_groups(self.ctx, job)
+        if chosen is not None:
+            return chosen
         return await resolve_targets(self.directory, job)
 
     async def report(self, run: Run, job: JobConfig | None) -> None:

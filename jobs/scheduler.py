@@ -45,6 +45,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from bot.jobconfig import JobConfig
+from bot.membership.planning import PlanSource
 from bot.notify import LogNotifier, Notifier
 from bot.services import GroupDirectory, utc_now
 from bot.store import Store
@@ -110,12 +111,14 @@ class JobScheduler:
         stop_timeout: float = 20.0,
         track_delivery: timedelta = timedelta(0),
         connection: ConnectionAlerts | None = None,
+        plan_source: PlanSource | None = None,
     ) -> None:
         """`config_jobs`: the jobs of the config file; `parallel`: sends of one run in flight.
 
         `track_delivery`: how long a broadcast's sent messages are followed
         (`messages.track_delivery`; the ledger registers them for `jobs.tracker`).
         `connection`: the number's connection state its broadcasts read (fail fast).
+        `plan_source`: the groups file a drift job plans (`membership.file`).
         """
         self.config_jobs = tuple(config_jobs)
         self.clock = clock
@@ -137,6 +140,7 @@ class JobScheduler:
             outage=self.outage,
             parallel=parallel,
             connection=connection,
+            plan_source=plan_source,
         )
         self.executor = RunExecutor(self.context, directory, self.notify_chats)
         self.notifier: Notifier = LogNotifier()

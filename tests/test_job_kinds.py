@@ -15,6 +15,7 @@ from jobs.kinds import KINDS, SCHEDULE_ACTIONS, kind_of
 VALID: dict[str, dict[str, Any]] = {
     "broadcast": {"text": "hello {group}"},
     "invite_reset": {},
+    "drift": {},
 }
 
 
@@ -48,4 +49,4 @@ def test_an_unknown_kind_is_refused_by_the_config(kind: Any) -> None:
         JobConfig.model_validate(_job(kind, text="x"))
     errors = caught.value.errors()
     assert [error["loc"] for error in errors] == [("kind",)]
-    assert errors[0]["msg"] == "Input should be 'broadcast' or 'invite_reset'"
+    assert errors[0]["msg"] == "Input should be 'broadcast', 'invite_reset' or 'drift'"

@@ -38,7 +38,14 @@ from bot.whatsapp.errors import NotFound
 from bot.whatsapp.identifiers import PhoneNumber
 from bot.whatsapp.models import Group, GroupSummary
 
-__all__ = ["compute_plan", "format_plan", "owner_digits", "plan_counts"]
+__all__ = [
+    "compute_plan",
+    "counts_text",
+    "format_plan",
+    "group_lines",
+    "owner_digits",
+    "plan_counts",
+]
 
 # At most this many group reads are in flight from one plan. The client's
 # gate caps the requests actually sent; this caps the reads (and the live
@@ -199,21 +206,33 @@ def format_plan(plan: Plan) -> str:
     """The plan as a diff: the groups with changes or notes, a summary, the undeclared groups."""
     lines: list[str] = []
     for group in plan.groups:
-        if not group.changes and not group.notes:
-            continue
-        where = group.group_id if group.group_id is not None else "new group"
-        lines.append(f"{group.key} ({group.subject}, {where})")
-        lines += [f"  {_change_line(change)}" for change in group.changes]
-        lines += [f"  {note}" for note in group.notes]
+        if group.changes or group.notes:
+            lines += group_lines(group)
     lines.append(_summary(plan))
     if plan.undeclared:
         lines.append(f"Not in the file (left alone): {_groups(len(plan.undeclared))}")
-        lines += [
-            f"  {name or '(no name)'} ({gid})" for gid, name in plan.undeclared[:UNDECLARED_SHOWN]
-        ]
+        shown = plan.undeclared[:UNDECLARED_SHOWN]
+        lines += [f"  {name or '(no name)'} ({gid})" for gid, name in shown]
         if len(plan.undeclared) > UNDECLARED_SHOWN:
             lines.append(f"  … and {len(plan.undeclared) - UNDECLARED_SHOWN} more")
     return "\n".join(lines)
+
+
+def group_lines(group: GroupPlan) -> list[str]:
+    """One group's part of the plan: ``key (subject, id)``, then its changes and notes."""
+    where = group.group_id if group.group_id is not None else "new group"
+    lines = [f"{group.key} ({group.subject}, {where})"]
+    lines += [f"  {_change_line(change)}" for change in group.changes]
+    lines += [f"  {note}" for note in group.notes]
+    return lines
+
+
+def counts_text(changes: Iterable[Change]) -> str:
+    """``1 to create, 3 to add, 1 to remove`` (kinds in ORDER, zeros left out)."""
+    counts: dict[ChangeKind, int] = dict.fromkeys(ORDER, 0)
+    for change in changes:
+        counts[change.kind] += 1
+    return ", ".join(f"{count} to {kind}" for kind, count in counts.items() if count)
 
 
 def _change_line(change: Change) -> str:
@@ -226,8 +245,7 @@ def _summary(plan: Plan) -> str:
     total = len(plan.groups)
     if not plan.has_changes:
         return f"No changes: the live groups match the file ({_groups(total)})."
-    counts = plan_counts(plan)
-    parts = ", ".join(f"{count} to {kind}" for kind, count in counts.items() if count)
+    parts = counts_text(change for group in plan.groups for change in group.changes)
     changed = sum(1 for group in plan.groups if group.changes)
     return f"Plan: {parts} in {changed} of {_groups(total)}."
 

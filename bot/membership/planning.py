@@ -8,6 +8,7 @@ the plan cannot be made, and a reply short enough for a chat.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -17,7 +18,7 @@ from bot.membership.plan import compute_plan, owner_digits
 from bot.whatsapp import WhatsAppClient
 from bot.whatsapp.errors import InvalidNumber
 
-__all__ = ["CHAT_LINES", "NoPlan", "capped", "plan_from_file"]
+__all__ = ["CHAT_LINES", "NoPlan", "PlanSource", "capped", "plan_from_file", "read_source"]
 
 CHAT_LINES: Final = 60  # a plan longer than this is cut in chat (Telegram caps a message)
 PROBLEMS_SHOWN: Final = 5
@@ -25,6 +26,29 @@ PROBLEMS_SHOWN: Final = 5
 
 class NoPlan(Exception):
     """The plan cannot be made (no, missing or bad groups file; bad owner); ``str`` says why."""
+
+
+@dataclass(frozen=True)
+class PlanSource:
+    """Where plans come from: ``membership.file`` (absolute; "" none) and how to read it."""
+
+    path: str
+    default_country: str
+    owner: str = ""  # membership.owner as written ("" : unknown)
+
+
+def read_source(source: PlanSource) -> tuple[GroupsFile, str]:
+    """The checked groups file and the owner's E.164 digits; NoPlan says why not.
+
+    Reads a file: call it from a thread in async code.
+    """
+    if not source.path:
+        raise NoPlan("No groups file: set membership.file in the config.")
+    try:
+        owner = owner_digits(source.owner, source.default_country)
+    except InvalidNumber as exc:
+        raise NoPlan(f"membership.owner in the config: {exc}.") from None
+    return _load(source.path, source.default_country), owner
 
 
 async def plan_from_file(
@@ -36,13 +60,8 @@ async def plan_from_file(
     only: str | None = None,
 ) -> Plan:
     """Read ``path`` (membership.file, absolute) and plan it; NoPlan, ValueError or PilotError."""
-    if not path:
-        raise NoPlan("No groups file: set membership.file in the config.")
-    try:
-        owner_number = owner_digits(owner, default_country)
-    except InvalidNumber as exc:
-        raise NoPlan(f"membership.owner in the config: {exc}.") from None
-    declared = await asyncio.to_thread(_load, path, default_country)
+    source = PlanSource(path, default_country, owner)
+    declared, owner_number = await asyncio.to_thread(read_source, source)
     return await compute_plan(client, declared, only=only, owner=owner_number)
 
 

@@ -83,6 +83,13 @@ class JobKind(ABC):
         """What ``/run`` checks online before asking: a refusal sentence, or None to go on."""
         return None
 
+    async def run_groups(self, ctx: RunContext, job: JobConfig) -> list[tuple[str, str]] | None:
+        """The run's (group id, name) rows when the kind picks them itself; None: the targets.
+
+        Raise ``ResolveError`` to fail the run with its sentence.
+        """
+        return None
+
     @abstractmethod
     async def deliver(self, ctx: RunContext, run: Run, job: JobConfig) -> None:
         """Work through the run's ``pending`` rows (returns early when stopping)."""
