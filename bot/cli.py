@@ -107,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8085)
     sandbox.add_argument("--groups", type=int, default=4, help="groups in total (at least 4)")
+    sandbox.add_argument(
+        "--members",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N generated members (the same every time) in each group beyond the demo ones",
+    )
     sandbox.add_argument("--latency-ms", type=float, default=0.0)
     sandbox.add_argument(
         "--mode",
@@ -526,6 +533,7 @@ def _sandbox(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             groups=args.groups,
+            members_per_group=args.members,
             latency_ms=args.latency_ms,
             mode=args.mode,
             media_plan=args.media_plan,

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import clean_env
 
+from bot.config import Settings
 from bot.jobconfig import NAME, NAME_RULE
 from bot.membership.file import (
     KEY,
@@ -16,10 +22,14 @@ from bot.membership.file import (
     load_groups_file,
 )
 from bot.membership.model import DeclaredGroup, GroupsFile, GroupsFileError
+from bot.runtime import build_directory
+from bot.store import Store
+from bot.whatsapp import WhatsAppClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SALES = "120363123456789012@g.us"
 RIO = "120363000000000001@g.us"
+VIP = "120363000000000003@g.us"
 
 
 def load(tmp_path: Path, text: str) -> GroupsFile:
@@ -263,3 +273,111 @@ def test_a_file_that_cannot_be_read(tmp_path: Path, setup: str, expected: str) -
     (problem,) = caught.value.problems
     assert problem.startswith(f"{path}: {expected}")
     assert caught.value.path == str(path)
+
+
+# -- the groups file at start: check and run refuse a bad one; its keys are aliases ----------
+
+
+def grouppilot(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=clean_env(),
+    )
+
+
+def config_with(tmp_path: Path, groups_text: str) -> Path:
+    groups = tmp_path / "groups.toml"
+    groups.write_text(textwrap.dedent(groups_text), encoding="utf-8")
+    config = tmp_path / "grouppilot.toml"
+    config.write_text(
+        f"[storage]\npath = {json.dumps(str(tmp_path / 'grouppilot.db'))}\n"
+        f"[membership]\nfile = {json.dumps(str(groups))}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+BAD = """
+    [lists]
+    reps = ["+5511911112222"]
+    [groups.sales]
+    id = "120363123456789012@g.us"
+    subject = "Sales Team"
+    members = ["+5511933334444", "@sales-reps", "12ab"]
+    admins = ["+5511933334444"]
+    owner = "me"
+    """
+BAD_PROBLEMS = [
+    "groups.sales.owner: unknown key (known: id, subject, members, admins)",
+    "groups.sales.members[1]: '@sales-reps': no such list in [lists] (reps)",
+    "groups.sales.members[2]: '12ab' is not a phone number",
+    "groups.sales: +5511933334444 is listed in members and admins: list it once, under admins "
+    "(admins are members too)",
+]
+
+
+@pytest.mark.parametrize("command", [["check"], ["run", "--no-console"]])
+def test_a_bad_groups_file_stops_check_and_run(tmp_path: Path, command: list[str]) -> None:
+    result = grouppilot(*command, "--config", str(config_with(tmp_path, BAD)))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == ["grouppilot: invalid groups file", *BAD_PROBLEMS]
+    assert not (tmp_path / "grouppilot.db").exists()  # nothing done
+
+
+def test_check_names_the_groups_file(tmp_path: Path) -> None:
+    config = config_with(tmp_path, '[groups.a]\nsubject = "A"\n[lists]\nx = []\n')
+    result = grouppilot("check", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1] == (
+        f"groups file: {tmp_path / 'groups.toml'}: 1 group (0 with an id), 1 list"
+    )
+
+
+async def test_keys_with_an_id_are_aliases(
+    tmp_path: Path,
+    settings: Settings,
+    client: WhatsAppClient,
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    groups = tmp_path / "groups.toml"
+    groups.write_text(
+        f'[groups.sales-rio]\nid = "{RIO}"\nsubject = "Sales Rio"\n'
+        f'[groups.sales]\nid = "{VIP}"\nsubject = "Not the config\'s"\n'  # the config wins
+        f'[groups.support]\nid = "120363000000000002@g.us"\nsubject = "Support"\n'  # the same
+        '[groups.new]\nsubject = "New"\n',  # no id: no alias
+        encoding="utf-8",
+    )
+    settings.membership.file = str(groups)
+    with caplog.at_level(logging.WARNING):
+        directory = build_directory(settings, client=client, store=store)
+    assert directory.config_aliases == {**settings.groups, "sales-rio": RIO}
+    assert (await directory.resolve_group("sales-rio")).id == RIO
+    assert (await directory.resolve_group("sales")).id == SALES
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert (
+        warning
+        == "groups file key 'sales' is also a name in the config, which wins: it is no alias"
+    )
+
+
+def test_a_groups_file_that_does_not_load_adds_no_alias(
+    tmp_path: Path, settings: Settings, client: WhatsAppClient, store: Store
+) -> None:
+    settings.membership.file = str(tmp_path / "missing.toml")
+    directory = build_directory(settings, client=client, store=store)
+    assert directory.config_aliases == settings.groups
+
+
+def test_the_example_keys_are_aliases(
+    settings: Settings, client: WhatsAppClient, store: Store
+) -> None:
+    settings.membership.file = str(ROOT / "groups.example.toml")
+    aliases = build_directory(settings, client=client, store=store).config_aliases
+    assert {"sales-team", "sales-rio", "support", "vip-customers"} <= aliases.keys()
+    assert "launch-team" not in aliases  # no id yet
