@@ -179,7 +179,9 @@ def _with_file_aliases(settings: Settings) -> dict[str, str]:
     try:
         declared = load_declared_groups(settings)
     except GroupsFileError as exc:
-        log.warning("groups file %s not loaded, its keys are no aliases: %s", exc.path, exc)
+        first, more = exc.problems[0], len(exc.problems) - 1
+        also = f" (and {more} more problems)" if more else ""
+        log.warning("groups file not loaded, its keys are no aliases: %s%s", first, also)
         return dict(settings.groups)
     aliases = dict(settings.groups)
     for key, group_id in (declared.aliases() if declared else {}).items():
