@@ -240,10 +240,12 @@ def serve_forever(
     api_key: str | None = None,
     media_plan: bool = True,
     failure_share: float = 0.0,
+    members_per_group: int = 0,
 ) -> None:
     """Serve a new sandbox until Ctrl-C or SIGTERM (blocking)."""
     sandbox = Sandbox(
         groups=groups,
+        members_per_group=members_per_group,
         latency_ms=latency_ms,
         mode=mode,
         api_key=api_key,

@@ -28,9 +28,11 @@ from bot.sandbox.errors import ApiError
 from bot.sandbox.faults import Fault, FaultBook
 from bot.sandbox.groups import (
     DEMO_GROUPS,
+    MAX_MEMBERS_PER_GROUP,
     OWNER,
     Group,
     generated_group_id,
+    generated_members,
     is_privacy_blocked,
 )
 from bot.sandbox.messages import (
@@ -80,9 +82,12 @@ class Sandbox:
         sent_after: float = 1.0,
         delivered_after: float = 3.0,
         read_after: float = 20.0,
+        members_per_group: int = 0,
     ) -> None:
         if not 0 <= groups <= MAX_GROUPS:
             raise ValueError(f"groups must be between 0 and {MAX_GROUPS}")
+        if not 0 <= members_per_group <= MAX_MEMBERS_PER_GROUP:
+            raise ValueError(f"members_per_group must be between 0 and {MAX_MEMBERS_PER_GROUP}")
         if latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
         if not 0.0 <= failure_share <= 1.0:
@@ -106,10 +111,11 @@ class Sandbox:
         self._max_in_flight = 0
         for gid, name, members in DEMO_GROUPS:
             self._groups[gid] = Group(gid, name, dict(members), self._new_link())
+        people = generated_members(members_per_group, groups, seed=seed)
         for index in range(len(DEMO_GROUPS) + 1, groups + 1):
             gid = generated_group_id(index)
             self._groups[gid] = Group(
-                gid, f"Group {index:03d}", {OWNER: "superadmin"}, self._new_link()
+                gid, f"Group {index:03d}", {OWNER: "superadmin", **next(people)}, self._new_link()
             )
 
     # ----------------------------------------------------------- settings
