@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import clean_env
 
-from bot.sandbox import SandboxServerThread
+from bot.sandbox import Sandbox, SandboxServerThread
 
 SALES = "120363123456789012@g.us"
 IN_SYNC = f"""
@@ -124,3 +124,23 @@ def test_a_bad_groups_file_exits_2_naming_the_problem(
     assert result.stdout == ""
     assert result.stderr.startswith(f"grouppilot plan: invalid groups file {tmp_path}")
     assert problem in result.stderr
+
+
+def test_dump_then_plan_is_no_changes_for_300_groups(tmp_path: Path) -> None:
+    sandbox = Sandbox(groups=300, members_per_group=20, seed=7)
+    with SandboxServerThread(sandbox) as server:
+        no_file = plan(tmp_path, server.url, None, owner="+55 11 98765-4321")  # writes the config
+        assert no_file.returncode == 1  # no groups file yet
+        config = tmp_path / "config.toml"
+        dump = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "dump", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean_env(),
+            check=False,
+        )
+        assert dump.returncode == 0, dump.stderr
+        result = plan(tmp_path, server.url, dump.stdout, owner="+55 11 98765-4321")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == "No changes: the live groups match the file (300 groups).\n"
