@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ADMIN
 from scheduler_kit import SALES, START, FakeClock, Harness, write_config
 
+from bot.commands.types import Pending, Reply
 from bot.config import load_config
 from bot.sandbox import Sandbox
 from bot.store import Store
@@ -180,3 +182,23 @@ async def test_an_api_failure_fails_every_group_with_its_code(
     assert (run.outcome, run.failed) == ("failed", 2)
     codes = {d.code for d in harness.scheduler.ledger.deliveries(run.id)}
     assert codes == {"UNAUTHORIZED"}
+
+
+async def test_a_chat_defined_drift_job_runs_by_hand(
+    make_drift_harness: MakeHarness, sandbox: Sandbox
+) -> None:
+    harness = make_drift_harness([], DRIFTED)
+    await harness.start()
+    outcome = await harness.layer.execute("/schedule drift every 1d check-drift all", ADMIN)
+    assert isinstance(outcome, Pending), outcome
+    reply = await harness.layer.confirm(outcome.token, ADMIN)
+    assert reply.ok, reply.text
+    outcome = await harness.layer.execute("/run drift", ADMIN)
+    if isinstance(outcome, Pending):
+        outcome = await harness.layer.confirm(outcome.token, ADMIN)
+    assert isinstance(outcome, Reply)
+    assert outcome.text.startswith("drift (2026-11-27 12:00 UTC, manual run by user:1): in sync 1")
+    await harness.idle()
+    [run] = harness.runs("drift")
+    assert (run.outcome, run.sent, run.failed) == ("partial", 1, 1)
+    assert writes(sandbox) == []
