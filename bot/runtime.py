@@ -54,6 +54,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -91,6 +92,7 @@ __all__ = [
     "build_probe",
     "client_from_settings",
     "command_options",
+    "groups_file_path",
 ]
 
 log = logging.getLogger(__name__)
@@ -137,7 +139,14 @@ def command_options(settings: Settings) -> CommandOptions:
         invite_text=settings.messages.invite,
         track_delivery=settings.messages.track_delivery,
         min_interval=settings.scheduler.min_interval,
+        groups_file=groups_file_path(settings.membership.file),
+        membership_owner=settings.membership.owner,
     )
+
+
+def groups_file_path(file: str) -> str:
+    """membership.file made absolute against the working directory ("" stays "")."""
+    return str(Path(file).resolve()) if file else ""
 
 
 def build_directory(
