@@ -80,6 +80,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     exec_.add_argument("text", metavar="COMMAND", help='the command, quoted: "/groups sales"')
 
+    apply = commands.add_parser(
+        "apply", help="make the live groups match the groups file (shows the plan, asks first)"
+    )
+    _add_config_option(apply)
+    _add_log_level_option(apply, "default: WARNING")
+    apply.add_argument("key", nargs="?", default=None, help="only this group of the file")
+    apply.add_argument("--yes", action="store_true", help="apply without asking")
+    apply.add_argument(
+        "--allow-removals",
+        type=int,
+        default=0,
+        metavar="N",
+        help="let the plan remove up to N people in all, past membership.max_removal_share",
+    )
+
     check = commands.add_parser("check", help="validate the config and show the next job runs")
     _add_config_option(check)
 
@@ -139,7 +154,7 @@ def _setup_logging(args: argparse.Namespace, settings: Settings | None = None) -
 
     level = getattr(args, "log_level", None)
     if level is None:
-        if args.command == "exec":
+        if args.command in ("exec", "apply"):
             level = "WARNING"
         else:
             level = settings.log.level if settings is not None else "INFO"
@@ -439,6 +454,47 @@ async def _settle(
     return await commands.cancel(pending.token, principal), True
 
 
+def _apply(args: argparse.Namespace) -> int:
+    """``apply``: plan, show, confirm, apply (`bot.membership.apply`; docs/groups-as-code.md).
+
+    Like ``exec`` it takes no run lock: it changes groups through the API
+    beside a running bot (the history and audit log share the SQLite file).
+    Exit 0 when everything was applied (or nothing was to do), 1 on a
+    failure or a refusal, 2 when the config or the groups file is wrong.
+    """
+    from bot.membership.file import load_groups_file
+    from bot.membership.model import GroupsFileError
+
+    settings = load_or_report(args.config)
+    if settings is None:
+        return EXIT_CONFIG
+    _setup_logging(args, settings)
+    if not settings.membership.file:
+        print(
+            "grouppilot apply: no groups file: set membership.file in the config", file=sys.stderr
+        )
+        return EXIT_CONFIG
+    if args.allow_removals < 0:
+        print("grouppilot apply: --allow-removals must not be negative", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        declared = load_groups_file(
+            settings.membership.file, default_country=settings.pilot.default_country
+        )
+    except GroupsFileError as exc:
+        print("grouppilot apply: invalid groups file", *exc.problems, sep="\n", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        from bot.apply_cli import apply_file
+
+        return asyncio.run(apply_file(settings, declared, args.key, args.yes, args.allow_removals))
+    except StorageError as exc:
+        return storage_failed(exc)
+    except KeyboardInterrupt:
+        print("grouppilot: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox import serve_forever
 
@@ -467,7 +523,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args)
-    handlers = {"run": _run, "exec": _exec, "check": _check, "sandbox": _sandbox}
+    handlers = {"run": _run, "exec": _exec, "check": _check, "sandbox": _sandbox, "apply": _apply}
     return handlers[args.command](args)
 
 

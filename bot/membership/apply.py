@@ -49,7 +49,7 @@ from bot.whatsapp.errors import ApiError, OutcomeUnknown, PilotError
 from bot.whatsapp.identifiers import PhoneNumber
 from bot.whatsapp.models import Group
 
-__all__ = ["Applier", "ApplyReport", "StepResult", "removal_refusal"]
+__all__ = ["Applier", "ApplyReport", "StepResult", "owner_digits", "removal_refusal"]
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ class ApplyReport:
             out.append(f'Created {key}: add `id = "{gid}"` to [groups.{key}] in the groups file.')
         for key, numbers in self.invite.items():
             listed = " ".join(f"+{n}" for n in numbers)
-            out.append(f"{key}: send them the invite link: /invite {key} send {listed}")
+            where = self.created.get(key, key)  # a new group has no alias yet: its id
+            out.append(f"{key}: send them the invite link: /invite {where} send {listed}")
         for key in self.unknown_creates:
             out.append(
                 f"{key}: the create got no answer and may have happened: check /groups "
@@ -125,9 +126,13 @@ def removal_refusal(plan: Plan, max_share: float, allow_removals: int = 0) -> st
     given = f" (--allow-removals {allow_removals} is fewer)" if allow_removals else ""
     return (
         f"Refused: {named}, more than membership.max_removal_share ({max_share:.0%}). "
-        f"Nothing was changed. The plan removes {total} people in all: to go ahead, "
+        f"Nothing was changed. The plan removes {_people(total)} in all: to go ahead, "
         f"apply with --allow-removals {total}{given}."
     )
+
+
+def _people(count: int) -> str:
+    return "1 person" if count == 1 else f"{count} people"
 
 
 def _percent(part: int, whole: int) -> str:
@@ -389,3 +394,17 @@ def _judge(
     if error is not None:
         return "failed", explain(error)
     return "failed", miss
+
+
+def owner_digits(owner: str, default_country: str) -> str:
+    """``membership.owner`` (any format /add accepts) as E.164 digits ("" when not set).
+
+    The config check reads it first, so an unreadable one only comes from a
+    caller that skipped it; the superadmin check still protects the creator.
+    """
+    if not owner.strip():
+        return ""
+    try:
+        return PhoneNumber.parse(owner, default_country).digits
+    except ValueError:
+        return "".join(ch for ch in owner if ch.isdigit())
