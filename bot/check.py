@@ -3,7 +3,8 @@
 ``format_check`` only reads the validated settings (no API call, no store):
 one summary line (where the API is, whether Telegram is on, where the store
 is; never a secret's value), a ``warning:`` line per environment variable
-meant for grouppilot that sets nothing (by name only), then one block per job
+meant for grouppilot that sets nothing (by name only), a line on the groups
+file when ``membership.file`` is set, then one block per job
 with its kind, schedule, zone, targets, content (a broadcast's text, template
 and variables, or media and caption, as ``/job`` shows it), state and next
 three run times in ISO 8601 with the offset, in the job's zone. ``every`` jobs count from the
@@ -17,11 +18,12 @@ from datetime import datetime
 
 from bot.config import JobConfig, Settings
 from bot.jobconfig import build_schedule
+from bot.membership.model import GroupsFile
 from jobs.policies import upcoming_runs
 from jobs.report import content_lines
 from jobs.schedule import AtSchedule, EverySchedule, Schedule
 
-__all__ = ["format_check", "format_summary"]
+__all__ = ["format_check", "format_declared", "format_summary"]
 
 RUNS_SHOWN = 3
 _INDENT = "  "
@@ -98,12 +100,25 @@ def _job_block(job: JobConfig, now: datetime) -> list[str]:
     ]
 
 
-def format_check(settings: Settings, *, now: datetime) -> str:
-    """The whole ``check`` report for ``settings`` as of ``now`` (timezone-aware)."""
+def format_declared(declared: GroupsFile) -> str:
+    """One line on the groups file: where it is, how many groups and lists it declares."""
+    with_id = sum(1 for group in declared.groups if group.id is not None)
+    groups = _plural(len(declared.groups), "group", "groups")
+    lists = _plural(len(declared.lists), "list", "lists")
+    return f"groups file: {declared.path}: {groups} ({with_id} with an id), {lists}"
+
+
+def format_check(settings: Settings, *, now: datetime, declared: GroupsFile | None = None) -> str:
+    """The whole ``check`` report for ``settings`` as of ``now`` (timezone-aware).
+
+    ``declared`` is the groups file (``membership.file``), already checked.
+    """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     lines = [format_summary(settings)]
     lines.extend(f"warning: {warning}" for warning in settings.env_warnings)
+    if declared is not None:
+        lines.append(format_declared(declared))
     if not settings.jobs:
         lines.extend(["", "no jobs configured"])
     for job in settings.jobs:

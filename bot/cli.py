@@ -1,4 +1,4 @@
-"""The `grouppilot` command line: run, check, exec, sandbox (docs/operations.md).
+"""The `grouppilot` command line: run, check, exec, dump, sandbox (docs/operations.md).
 
 Exit codes: 0 success, 1 a command failed or was refused (or another instance
 runs), 2 a config error. Logs go to stderr; stdout carries only what the user
@@ -13,6 +13,10 @@ asked for (check's table, the console, exec's reply).
   The watchdog (`bot.watchdog`) stops it the same way, with exit 1, when
   Telegram polling or the scheduler is dead past its ``[monitor]`` grace;
   under systemd it reports READY=1, WATCHDOG=1 and STOPPING=1 (`bot.sdnotify`).
+- ``dump`` prints the live groups (those whose subject contains its filter)
+  as a groups file on stdout (`bot.membership.dump`); like ``exec`` it takes
+  no lock. ``run`` and ``check`` refuse a groups file (``membership.file``)
+  that does not load, naming its problems, with exit 2 as for the config.
 - ``exec`` runs one command as the local operator and exits. It does not take
   the lock: it is a one-shot helper meant to work beside a running bot (both
   processes share the SQLite file; the in-process sandbox is its own).
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
     from bot.commands.types import Pending, Principal, Reply
     from bot.console import CommandRunner, Console
     from bot.console_prompt import NamesSource
+    from bot.membership.model import GroupsFile
     from bot.runtime import Runtime
     from bot.telegram import TelegramFrontEnd
     from bot.watchdog import PollingAlive, Watchdog
@@ -95,8 +100,23 @@ def _parser() -> argparse.ArgumentParser:
         help="let the plan remove up to N people in all, past membership.max_removal_share",
     )
 
-    check = commands.add_parser("check", help="validate the config and show the next job runs")
+    check = commands.add_parser(
+        "check", help="validate the config (and the groups file) and show the next job runs"
+    )
     _add_config_option(check)
+
+    dump = commands.add_parser(
+        "dump", help="print the live groups as a groups file: grouppilot dump > groups.toml"
+    )
+    _add_config_option(dump)
+    _add_log_level_option(dump, "default: WARNING")
+    dump.add_argument(
+        "text",
+        nargs="?",
+        default=None,
+        metavar="FILTER",
+        help="only the groups whose subject contains this text (any case)",
+    )
 
     sandbox = commands.add_parser("sandbox", help="serve the WhatsApp API emulator over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -147,14 +167,14 @@ def _setup_logging(args: argparse.Namespace, settings: Settings | None = None) -
 
     First with no settings (before the config is read: the plain format), then
     with them: ``--log-level`` wins over ``log.level`` (``GROUPPILOT_LOG__LEVEL``).
-    exec is a scripting helper: only warnings and errors on its stderr unless
+    exec and dump are scripting helpers: only warnings and errors on stderr unless
     ``--log-level`` says otherwise (a config's ``log.level`` is for the service).
     """
     from bot import logs
 
     level = getattr(args, "log_level", None)
     if level is None:
-        if args.command in ("exec", "apply"):
+        if args.command in ("exec", "dump", "apply"):
             level = "WARNING"
         else:
             level = settings.log.level if settings is not None else "INFO"
@@ -179,13 +199,36 @@ def load_or_report(path: str | None) -> Settings | None:
         return None
 
 
+def declared_or_report(settings: Settings) -> tuple[bool, GroupsFile | None]:
+    """Whether the groups file (``membership.file``) loads, and what it declares (None: unset).
+
+    A file that does not load has every problem printed to stderr, as a config error.
+    """
+    from bot.membership.file import load_groups_file
+    from bot.membership.model import GroupsFileError
+
+    if not settings.membership.file:
+        return True, None
+    try:
+        declared = load_groups_file(
+            settings.membership.file, default_country=settings.pilot.default_country
+        )
+    except GroupsFileError as exc:
+        print(f"grouppilot: invalid groups file\n{exc}", file=sys.stderr)
+        return False, None
+    return True, declared
+
+
 def _check(args: argparse.Namespace) -> int:
     from bot.check import format_check
 
     settings = load_or_report(args.config)
     if settings is None:
         return EXIT_CONFIG
-    print(format_check(settings, now=datetime.now(UTC)))
+    ok, declared = declared_or_report(settings)
+    if not ok:
+        return EXIT_CONFIG
+    print(format_check(settings, now=datetime.now(UTC), declared=declared))
     return EXIT_OK
 
 
@@ -200,7 +243,7 @@ def _run(args: argparse.Namespace) -> int:
     from bot.storage_errors import check_storage_path, storage_error
 
     settings = load_or_report(args.config)
-    if settings is None:
+    if settings is None or not declared_or_report(settings)[0]:
         return EXIT_CONFIG
     _setup_logging(args, settings)
     try:
@@ -454,6 +497,42 @@ async def _settle(
     return await commands.cancel(pending.token, principal), True
 
 
+def _dump(args: argparse.Namespace) -> int:
+    from bot.whatsapp.errors import PilotError
+
+    settings = load_or_report(args.config)
+    if settings is None:
+        return EXIT_CONFIG
+    _setup_logging(args, settings)
+    try:
+        text = asyncio.run(_dump_groups(settings, args.text))
+    except PilotError as exc:
+        print(f"grouppilot dump: cannot read the groups: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("grouppilot: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+async def _dump_groups(settings: Settings, only: str | None) -> str:
+    """The live groups (those whose subject contains `only`) as a groups file."""
+    from bot.membership.dump import read_live_groups, render_groups_file
+    from bot.runtime import client_from_settings
+    from bot.whatsapp.errors import InvalidNumber
+    from bot.whatsapp.identifiers import PhoneNumber
+
+    try:
+        owner = PhoneNumber.parse(settings.membership.owner, settings.pilot.default_country).digits
+    except InvalidNumber:
+        owner = ""  # unset or unreadable: the header just does not name it
+    async with client_from_settings(settings.pilot) as client:
+        groups = await read_live_groups(client, only=only, concurrency=settings.pilot.concurrency)
+    return render_groups_file(groups, owner=owner)
+
+
 def _apply(args: argparse.Namespace) -> int:
     """``apply``: plan, show, confirm, apply (`bot.membership.apply`; docs/groups-as-code.md).
 
@@ -523,7 +602,14 @@ def _sandbox(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args)
-    handlers = {"run": _run, "exec": _exec, "check": _check, "sandbox": _sandbox, "apply": _apply}
+    handlers = {
+        "run": _run,
+        "exec": _exec,
+        "check": _check,
+        "dump": _dump,
+        "apply": _apply,
+        "sandbox": _sandbox,
+    }
     return handlers[args.command](args)
 
 

@@ -66,6 +66,8 @@ from bot.commands.context import CommandOptions
 from bot.commands.layer import MAX_COMMAND_AGE, CommandLayer
 from bot.config import PilotSettings, Settings
 from bot.config_service import parse_listen
+from bot.membership.file import load_groups_file
+from bot.membership.model import GroupsFile, GroupsFileError
 from bot.notify import LogNotifier, Notifier
 from bot.sandbox import Sandbox, SandboxTransport
 from bot.services import ConnectionState, GroupDirectory, utc_now
@@ -93,6 +95,7 @@ __all__ = [
     "client_from_settings",
     "command_options",
     "groups_file_path",
+    "load_declared_groups",
 ]
 
 log = logging.getLogger(__name__)
@@ -157,14 +160,48 @@ def build_directory(
     store: Store,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> GroupDirectory:
-    """Group lookup shared by commands and jobs: config aliases and targets, chat aliases."""
+    """Group lookup shared by commands and jobs: config aliases and targets, chat aliases.
+
+    Each key of the groups file (``membership.file``) with an id is an alias
+    too, beside the config's ``[groups]``; the config wins a clash. A file that
+    does not load adds none (``run`` and ``check`` refuse it at start).
+    """
     return GroupDirectory(
         client,
-        config_aliases=settings.groups,
+        config_aliases=_with_file_aliases(settings),
         targets=settings.targets,
         runtime_aliases=store.aliases,
         monotonic=monotonic,
     )
+
+
+def load_declared_groups(settings: Settings) -> GroupsFile | None:
+    """The groups file ``membership.file`` names (None when unset); raises GroupsFileError."""
+    if not settings.membership.file:
+        return None
+    return load_groups_file(
+        settings.membership.file, default_country=settings.pilot.default_country
+    )
+
+
+def _with_file_aliases(settings: Settings) -> dict[str, str]:
+    """The config's aliases, and the groups file's keys that clash with none of its names."""
+    try:
+        declared = load_declared_groups(settings)
+    except GroupsFileError as exc:
+        log.warning("groups file %s not loaded, its keys are no aliases: %s", exc.path, exc)
+        return dict(settings.groups)
+    aliases = dict(settings.groups)
+    for key, group_id in (declared.aliases() if declared else {}).items():
+        if settings.groups.get(key) == group_id:
+            continue  # the same alias twice: nothing to say
+        if key in settings.groups or key in settings.targets:
+            log.warning(
+                "groups file key %r is also a name in the config, which wins: it is no alias", key
+            )
+            continue
+        aliases[key] = group_id
+    return aliases
 
 
 def build_commands(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,7 @@ _LIST_MARK: Final = "@"
 
 def load_groups_file(path: str | Path, *, default_country: str) -> GroupsFile:
     """Read and check the groups file at ``path``; raise GroupsFileError naming every problem."""
-    file = Path(path)
+    file = Path(path).expanduser()
     where = one_line(str(file))
     if not file.is_file():
         reason = "is a directory, not a groups file" if file.is_dir() else "groups file not found"
@@ -252,7 +253,7 @@ class _Reader:
         if len(value) > MAX_SUBJECT:
             self.problem(place, f"{excerpt(value)} is longer than {MAX_SUBJECT} characters")
             return None
-        if not value.isprintable():
+        if any(unicodedata.category(char) == "Cc" for char in value):
             self.problem(place, f"{excerpt(value)} contains a line break or control character")
             return None
         return value
