@@ -7,12 +7,21 @@ number itself (OWNER, superadmin), an admin (…2222) and a member (…4444);
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from conftest import VIEWER
+
+from bot.commands.layer import CommandLayer
+from bot.commands.types import Reply
+from bot.config import Settings
 from bot.membership.model import ORDER, DeclaredGroup, GroupsFile, Plan
 from bot.membership.plan import compute_plan, format_plan, plan_counts
+from bot.membership.planning import CHAT_LINES
+from bot.runtime import build_commands
 from bot.sandbox import Sandbox
 from bot.sandbox.groups import OWNER
+from bot.store import Store
 from bot.whatsapp import WhatsAppClient
 from bot.whatsapp.errors import PilotError
 
@@ -217,3 +226,93 @@ def test_format_plan_lists_twenty_undeclared_then_a_count() -> None:
     assert lines[2] == "  Group 001 (120363900000000001@g.us)"
     assert len(lines) == 2 + 20 + 1
     assert lines[-1] == "  … and 5 more"
+
+
+# -- /plan: the same plan in chat ------------------------------------------------------
+
+SALES_TOML = f"""
+[groups.sales]
+id = "{SALES}"
+subject = "Sales Team"
+admins = ["+55 11 98765-4321", "+55 11 91111-2222"]
+members = ["+55 11 95555-0001"]
+"""
+
+
+def plan_layer(
+    settings: Settings, client: WhatsAppClient, store: Store, tmp_path: Path, text: str | None
+) -> CommandLayer:
+    path = tmp_path / "groups.toml"
+    if text is not None:
+        path.write_text(text)
+    settings.membership.file = str(path)
+    return build_commands(settings, client=client, store=store)
+
+
+async def test_slash_plan_shows_the_plan_to_a_viewer_and_changes_nothing(
+    sandbox: Sandbox, settings: Settings, client: WhatsAppClient, store: Store, tmp_path: Path
+) -> None:
+    layer = plan_layer(settings, client, store, tmp_path, SALES_TOML)
+    before = sandbox.groups[SALES].participants
+    reply = await layer.execute("/plan sales", VIEWER)
+    assert isinstance(reply, Reply) and reply.ok
+    assert reply.text == "\n".join(
+        [
+            f"sales (Sales Team, {SALES})",
+            "  + add +5511955550001",
+            f"  - remove +{MEMBER_4444}",
+            "Plan: 1 to add, 1 to remove in 1 of 1 group.",
+        ]
+    )
+    assert sandbox.groups[SALES].participants == before
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "expected"),
+    [
+        (None, "", "The groups file {path} does not exist (membership.file)."),
+        (SALES_TOML, " nope", "'nope' is not a group of the groups file (its groups: sales)."),
+        (
+            '[groups.sales]\nsubject = "S"\nmembers = ["@nobody"]\n',
+            "",
+            "The groups file {path} has 1 problem:\n- ",
+        ),
+    ],
+)
+async def test_slash_plan_says_why_there_is_no_plan_in_one_sentence(
+    settings: Settings,
+    client: WhatsAppClient,
+    store: Store,
+    tmp_path: Path,
+    text: str | None,
+    args: str,
+    expected: str,
+) -> None:
+    layer = plan_layer(settings, client, store, tmp_path, text)
+    reply = await layer.execute(f"/plan{args}", VIEWER)
+    assert isinstance(reply, Reply) and not reply.ok
+    assert reply.text.startswith(expected.format(path=tmp_path / "groups.toml"))
+
+
+async def test_slash_plan_without_a_configured_file(
+    settings: Settings, client: WhatsAppClient, store: Store
+) -> None:
+    settings.membership.file = ""
+    layer = build_commands(settings, client=client, store=store)
+    reply = await layer.execute("/plan", VIEWER)
+    assert reply == Reply.failed("No groups file: set membership.file in the config.")
+
+
+async def test_a_long_plan_is_cut_in_chat(
+    settings: Settings, client: WhatsAppClient, store: Store, tmp_path: Path
+) -> None:
+    many = ", ".join(f'"+55 11 95555-{i:04d}"' for i in range(1, 101))
+    toml = f'[groups.sales]\nid = "{SALES}"\nsubject = "Sales Team"\nmembers = [{many}]\n'
+    layer = plan_layer(settings, client, store, tmp_path, toml)
+    reply = await layer.execute("/plan", VIEWER)
+    assert isinstance(reply, Reply) and reply.ok
+    lines = reply.text.splitlines()
+    assert len(lines) == CHAT_LINES + 1
+    assert lines[-1].startswith("… ") and lines[-1].endswith(
+        " more lines; run grouppilot plan for all"
+    )

@@ -19,6 +19,7 @@ from bot.commands import (
     jobs,
     membership,
     membership_apply,
+    membership_plan,
     runs,
     send,
     templates,
@@ -83,6 +84,10 @@ def command_specs() -> list[CommandSpec]:
                     ADMIN, send.send, min_args=1, max_args=2, free_text_after=1,
                     example="/send all-sales Meeting at 3pm today", changes=True,
                     group_args=(0,)),
+        CommandSpec("plan", "[group]",
+                    "what apply would change so the live groups match the groups file "
+                    "(changes nothing)",
+                    VIEWER, membership_plan.plan, max_args=1, example="/plan sales"),
         CommandSpec("templates", "", "saved message templates: sendable or why not, variables",
                     VIEWER, templates.list_templates),
         CommandSpec("alias", "<name> <group>", "name a group (runtime alias)",

@@ -35,9 +35,10 @@ from bot.membership.model import (
 )
 from bot.whatsapp import WhatsAppClient
 from bot.whatsapp.errors import NotFound
+from bot.whatsapp.identifiers import PhoneNumber
 from bot.whatsapp.models import Group, GroupSummary
 
-__all__ = ["compute_plan", "format_plan", "plan_counts"]
+__all__ = ["compute_plan", "format_plan", "owner_digits", "plan_counts"]
 
 # At most this many group reads are in flight from one plan. The client's
 # gate caps the requests actually sent; this caps the reads (and the live
@@ -109,6 +110,16 @@ async def compute_plan(
     matched = {plan.group_id for plan in plans if plan.group_id is not None}
     undeclared = tuple((s.id, s.name) for s in _sorted_summaries(live) if s.id not in matched)
     return Plan(tuple(plans), undeclared)
+
+
+def owner_digits(owner: str, default_country: str) -> str:
+    """``membership.owner`` (any format ``/add`` accepts) as E.164 digits; "" stays "".
+
+    Raises InvalidNumber (a ValueError) with one sentence when it is no phone number.
+    """
+    if not owner.strip():
+        return ""
+    return PhoneNumber.parse(owner, default_country).digits
 
 
 def _chosen_groups(declared: GroupsFile, only: str | None) -> tuple[DeclaredGroup, ...]:
