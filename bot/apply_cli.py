@@ -17,13 +17,13 @@ import os
 import sys
 
 from bot.config import Settings
-from bot.membership.apply import Applier, owner_digits
+from bot.membership.apply import Applier
 from bot.membership.model import GroupsFile
-from bot.membership.plan import compute_plan, format_plan
+from bot.membership.plan import compute_plan, format_plan, owner_digits
 from bot.runtime import client_from_settings
 from bot.services import explain
 from bot.store import Store
-from bot.whatsapp.errors import PilotError
+from bot.whatsapp.errors import InvalidNumber, PilotError
 
 __all__ = ["APPLY_PROMPT", "apply_file"]
 
@@ -36,7 +36,11 @@ async def apply_file(
     settings: Settings, declared: GroupsFile, only: str | None, yes: bool, allow_removals: int
 ) -> int:
     """Plan, show, confirm and apply; the exit code."""
-    owner = owner_digits(settings.membership.owner, settings.pilot.default_country)
+    try:
+        owner = owner_digits(settings.membership.owner, settings.pilot.default_country)
+    except InvalidNumber as exc:
+        _err(f"grouppilot apply: membership.owner: {exc}.")
+        return EXIT_CONFIG
     with Store(settings.storage.path) as store:
         async with client_from_settings(settings.pilot) as client:
             applier = Applier(

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from bot.commands.context import Confirmation, Context
 from bot.commands.types import Reply
-from bot.membership.apply import Applier, owner_digits
-from bot.membership.file import load_groups_file
-from bot.membership.model import GroupsFileError
-from bot.membership.plan import compute_plan, format_plan
+from bot.membership.apply import Applier
+from bot.membership.plan import format_plan, owner_digits
+from bot.membership.planning import NoPlan, capped, plan_from_file
 
 _NO_OVERRIDE = (
     "A chat cannot override the removal guard: if these removals are meant, run "
@@ -26,21 +25,26 @@ _NO_OVERRIDE = (
 
 async def apply_groups(ctx: Context, args: list[str]) -> Reply | Confirmation:
     options = ctx.options
-    if not options.groups_file:
-        return Reply.failed("No groups file: set membership.file in the config.")
+    by = ctx.principal.who
     try:
-        declared = load_groups_file(options.groups_file, default_country=ctx.default_country)
-    except GroupsFileError as exc:
-        return Reply.failed("\n".join(["The groups file cannot be used:", *exc.problems]))
-    owner = owner_digits(options.membership_owner, ctx.default_country)
+        plan = await plan_from_file(
+            ctx.client,
+            options.groups_file,
+            default_country=options.default_country,
+            owner=options.membership_owner,
+            only=args[0] if args else None,
+        )
+    except (NoPlan, ValueError) as exc:  # ValueError: the group is not in the file
+        return Reply.failed(str(exc))
     applier = Applier(
         ctx.store,
         ctx.client,
         clock=ctx.clock,
-        owner=owner,
+        owner=owner_digits(options.membership_owner, options.default_country),  # read above
         max_removal_share=options.max_removal_share,
     )
-    by = ctx.principal.who
+    # An apply a crash cut short: its unknown steps are not repeated; the plan
+    # above was read from the live groups, so it already shows what they did.
     unknown = applier.resume(by=by)
     resumed = (
         [
@@ -50,21 +54,17 @@ async def apply_groups(ctx: Context, args: list[str]) -> Reply | Confirmation:
         if unknown
         else []
     )
-    try:
-        plan = await compute_plan(ctx.client, declared, only=args[0] if args else None, owner=owner)
-    except ValueError as exc:
-        return Reply.failed(str(exc))
-    shown = "\n".join([*resumed, format_plan(plan)])
+    shown = "\n".join([*resumed, capped(format_plan(plan))])
     if not plan.has_changes:
         return Reply(shown)
     refused = applier.refusal(plan)
     if refused:
-        await applier.apply(plan, by=by)  # refused again, and recorded in the history
+        await applier.apply(plan, by=by)  # refused again, and so recorded in the history
         count = sum(group.removals for group in plan.groups)
         return Reply.failed("\n".join([shown, "", refused, _NO_OVERRIDE.format(count=count)]))
 
     async def do_apply() -> Reply:
         report = await applier.apply(plan, by=by)
-        return Reply("\n".join(report.lines()), ok=report.ok)
+        return Reply(capped("\n".join(report.lines())), ok=report.ok)
 
     return ctx.ask(f"{shown}\n\nApply these changes?", do_apply)

@@ -49,7 +49,7 @@ from bot.whatsapp.errors import ApiError, OutcomeUnknown, PilotError
 from bot.whatsapp.identifiers import PhoneNumber
 from bot.whatsapp.models import Group
 
-__all__ = ["Applier", "ApplyReport", "StepResult", "owner_digits", "removal_refusal"]
+__all__ = ["Applier", "ApplyReport", "StepResult", "removal_refusal"]
 
 log = logging.getLogger(__name__)
 
@@ -394,17 +394,3 @@ def _judge(
     if error is not None:
         return "failed", explain(error)
     return "failed", miss
-
-
-def owner_digits(owner: str, default_country: str) -> str:
-    """``membership.owner`` (any format /add accepts) as E.164 digits ("" when not set).
-
-    The config check reads it first, so an unreadable one only comes from a
-    caller that skipped it; the superadmin check still protects the creator.
-    """
-    if not owner.strip():
-        return ""
-    try:
-        return PhoneNumber.parse(owner, default_country).digits
-    except ValueError:
-        return "".join(ch for ch in owner if ch.isdigit())
