@@ -7,11 +7,18 @@ and the audit log.
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from conftest import ADMIN
+
+from bot.commands.layer import CommandLayer
+from bot.commands.types import Pending, Reply
+from bot.config import Settings
 from bot.membership.apply import Applier, removal_refusal
 from bot.membership.history import steps_of
 from bot.membership.model import Change, GroupPlan, Plan
+from bot.runtime import build_commands
 from bot.sandbox import Sandbox
 from bot.sandbox.groups import OWNER
 from bot.store import Store
@@ -219,3 +226,76 @@ async def test_resume_turns_doing_into_unknown_and_repeats_nothing(
     assert history.unfinished_runs(store.db) == []
     assert applier.resume() == []
     assert sandbox.requests == []
+
+
+# -- /apply in a chat --------------------------------------------------------------------
+
+
+def chat_layer(
+    settings: Settings, client: WhatsAppClient, store: Store, tmp_path: Path, text: str
+) -> CommandLayer:
+    groups = tmp_path / "groups.toml"
+    groups.write_text(text)
+    settings.membership.file = str(groups)
+    settings.membership.owner = "+" + OWNER
+    return build_commands(settings, client=client, store=store)
+
+
+SUPPORT_FILE = f"""
+[groups.support]
+id = "{SUPPORT}"
+subject = "Support"
+members = ["+{NEW}"]
+"""
+
+
+async def test_chat_apply_asks_with_the_plan_then_applies(
+    settings: Settings, client: WhatsAppClient, store: Store, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    settings.membership.max_removal_share = 0.5
+    layer = chat_layer(settings, client, store, tmp_path, SUPPORT_FILE)
+    outcome = await layer.execute("/apply", ADMIN)
+    assert isinstance(outcome, Pending)
+    assert f"+ add +{NEW}" in outcome.question and "- remove +5511977778888" in outcome.question
+    assert outcome.question.endswith("Apply these changes?")
+    assert changing_requests(sandbox) == []
+    reply = await layer.confirm(outcome.token, ADMIN)
+    assert reply.ok, reply.text
+    assert f"support: add +{NEW} done" in reply.text
+    assert set(members(sandbox, SUPPORT)) == {OWNER, NEW}
+    commands = [e.command for e in store.recent_audit(20) if e.chat == "apply"]
+    assert sorted(commands) == [f"add support +{NEW}", "remove support +5511977778888"]
+
+
+async def test_chat_apply_cannot_override_the_removal_guard(
+    settings: Settings, client: WhatsAppClient, store: Store, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    layer = chat_layer(settings, client, store, tmp_path, SUPPORT_FILE)  # share 0.25: 1 of 2
+    reply = await layer.execute("/apply support", ADMIN)
+    assert isinstance(reply, Reply) and not reply.ok
+    assert "support would lose 1 of 2 members (50%)" in reply.text
+    assert "run `grouppilot apply --allow-removals 1` on the bot's machine" in reply.text
+    assert changing_requests(sandbox) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[groups.x]\nsubject = "X"\nmembers = ["@nolist"]\n', "has 1 problem"),
+        (SUPPORT_FILE, "'nosuch' is not a group of the groups file"),
+    ],
+)
+async def test_chat_apply_refuses_a_bad_file_or_group(
+    settings: Settings,
+    client: WhatsAppClient,
+    store: Store,
+    sandbox: Sandbox,
+    tmp_path: Path,
+    text: str,
+    expected: str,
+) -> None:
+    layer = chat_layer(settings, client, store, tmp_path, text)
+    reply = await layer.execute("/apply nosuch", ADMIN)
+    assert isinstance(reply, Reply) and not reply.ok
+    assert expected in reply.text
+    assert changing_requests(sandbox) == []
