@@ -7,6 +7,7 @@ and the audit log.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -299,3 +300,25 @@ async def test_chat_apply_refuses_a_bad_file_or_group(
     assert isinstance(reply, Reply) and not reply.ok
     assert expected in reply.text
     assert changing_requests(sandbox) == []
+
+
+async def test_an_apply_running_in_another_process_is_left_alone(
+    applier: Applier, sandbox: Sandbox, store: Store
+) -> None:
+    from bot.membership import history
+
+    alive = os.getppid()  # a live process that is not this one
+    run_id = history.start_run(
+        store.db,
+        by="cli",
+        now="2026-01-01T00:00:00",
+        steps=[("sales", SALES, "add", NEW)],
+        pid=alive,
+    )
+    history.mark_doing(store.db, run_id, [0], SALES, "2026-01-01T00:00:01")
+    assert applier.resume() == []  # running, not crashed
+    plan = Plan((group("support", SUPPORT, 2, Change("add", NEW)),))
+    report = await applier.apply(plan, by="tester")
+    assert f"another apply is running (process {alive})" in report.refused
+    assert changing_requests(sandbox) == []
+    assert [r.state for r in steps_of(store.db, run_id)] == ["doing"]

@@ -34,7 +34,7 @@ done, and the report says to look at ``/groups`` before applying again.
 
 from __future__ import annotations
 
-import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,10 +51,13 @@ from bot.whatsapp.models import Group
 
 __all__ = ["Applier", "ApplyReport", "StepResult", "removal_refusal"]
 
-log = logging.getLogger(__name__)
 
 Outcome = Literal["done", "failed", "unknown"]
 _NOT_ADDED = "not added: likely their privacy settings, or the number is not on WhatsApp"
+# The runs this process is carrying out now: an open run of this pid that is
+# not here was left by an earlier process with the same pid (a container's
+# pid 1 restarted), so it is a crash leftover.
+_RUNNING_HERE: set[int] = set()
 _INTERRUPTED = "interrupted mid-request: outcome unknown; the group is read again, not repeated"
 
 
@@ -169,7 +172,9 @@ class Applier:
         sees what they did.
         """
         unknown: list[history.StepRow] = []
-        for run_id in history.unfinished_runs(self._db):
+        for run_id, pid in history.unfinished_runs(self._db):
+            if _still_running(run_id, pid):
+                continue
             rows = history.interrupt(self._db, run_id, self._now(), _INTERRUPTED)
             for row in rows:
                 self._audit(by, row.kind, row.group_key, row.number, "unknown", _INTERRUPTED)
@@ -178,6 +183,14 @@ class Applier:
 
     def refusal(self, plan: Plan, allow_removals: int = 0) -> str:
         """Why the whole plan may not be applied ("" when it may)."""
+        running = [
+            pid for run_id, pid in history.unfinished_runs(self._db) if _still_running(run_id, pid)
+        ]
+        if running:
+            return (
+                f"Refused: another apply is running (process {running[0]}); "
+                "apply again when it has finished. Nothing was changed."
+            )
         guard = removal_refusal(plan, self._max_share, allow_removals)
         if guard:
             return guard
@@ -211,12 +224,17 @@ class Applier:
             for change in _ordered(g.changes)
         ]
         report = ApplyReport()
-        report.run_id = run_id = history.start_run(self._db, by=by, now=self._now(), steps=steps)
-        position = 0
-        for group in groups:
-            changes = _ordered(group.changes)
-            await _GroupRun(self, report, run_id, position, group, by).run(changes)
-            position += len(changes)
+        run_id = history.start_run(self._db, by=by, now=self._now(), steps=steps, pid=os.getpid())
+        report.run_id = run_id
+        _RUNNING_HERE.add(run_id)
+        try:
+            position = 0
+            for group in groups:
+                changes = _ordered(group.changes)
+                await _GroupRun(self, report, run_id, position, group, by).run(changes)
+                position += len(changes)
+        finally:
+            _RUNNING_HERE.discard(run_id)
         done = sum(1 for s in report.steps if s.outcome == "done")
         outcome: history.RunOutcome = "ok" if report.ok else ("partial" if done else "failed")
         summary = f"{done} of {len(report.steps)} steps done"
@@ -232,6 +250,21 @@ class Applier:
             outcome="ok" if outcome == "done" else outcome,
             detail=detail,
         )
+
+
+def _still_running(run_id: int, pid: int) -> bool:
+    """Whether an open run is being carried out now (here, or by another live process)."""
+    if pid == os.getpid():
+        return run_id in _RUNNING_HERE
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists (another user's process)
+    return True
 
 
 def _ordered(changes: Sequence[Change]) -> list[Change]:

@@ -5,7 +5,8 @@ migration set of its own (``grouppilot-membership``), applied by
 :func:`ensure_schema` when an :class:`~bot.membership.apply.Applier` is built.
 
 - ``plan_runs``: id, started, finished (NULL while running, or after a
-  crash), by (who applied), outcome (``running``, ``ok``, ``partial``,
+  crash), by (who applied), pid (the process applying it: an open run of a
+  live process is running, not crashed), outcome (``running``, ``ok``, ``partial``,
   ``failed``, ``refused``, ``interrupted``) and a one-line summary.
 - ``plan_steps``: one row per change (a create, or one number added,
   promoted, demoted or removed), in the order of the plan, with the states
@@ -51,6 +52,7 @@ def _membership_v1(db: Database) -> None:
             started TEXT NOT NULL,
             finished TEXT,
             by TEXT NOT NULL DEFAULT '',
+            pid INTEGER NOT NULL DEFAULT 0,
             outcome TEXT NOT NULL CHECK (outcome IN
                 ('running', 'ok', 'partial', 'failed', 'refused', 'interrupted')),
             summary TEXT NOT NULL DEFAULT ''
@@ -98,7 +100,12 @@ class StepRow:
 
 
 def start_run(
-    db: Database, *, by: str, now: str, steps: Iterable[tuple[str, str, str, str]]
+    db: Database,
+    *,
+    by: str,
+    now: str,
+    steps: Iterable[tuple[str, str, str, str]],
+    pid: int = 0,
 ) -> int:
     """A new run with its steps ``pending``, in one commit; its id.
 
@@ -106,7 +113,8 @@ def start_run(
     """
     with db.atomic():
         cursor = db.execute(
-            "INSERT INTO plan_runs (started, by, outcome) VALUES (?, ?, 'running')", (now, by)
+            "INSERT INTO plan_runs (started, by, pid, outcome) VALUES (?, ?, ?, 'running')",
+            (now, by, pid),
         )
         run_id = int(cursor.lastrowid or 0)
         db.conn.executemany(
@@ -174,10 +182,10 @@ def record_refusal(db: Database, *, by: str, now: str, summary: str) -> int:
     return int(cursor.lastrowid or 0)
 
 
-def unfinished_runs(db: Database) -> list[int]:
-    """Runs a crash left without an end, oldest first."""
-    rows = db.execute("SELECT id FROM plan_runs WHERE finished IS NULL ORDER BY id").fetchall()
-    return [int(row[0]) for row in rows]
+def unfinished_runs(db: Database) -> list[tuple[int, int]]:
+    """(id, pid) of the runs without an end (running, or cut short by a crash), oldest first."""
+    rows = db.execute("SELECT id, pid FROM plan_runs WHERE finished IS NULL ORDER BY id").fetchall()
+    return [(int(row[0]), int(row[1])) for row in rows]
 
 
 def interrupt(db: Database, run_id: int, now: str, note: str) -> list[StepRow]:
