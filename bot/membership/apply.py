@@ -12,6 +12,9 @@ committed ``doing`` before its request and with its outcome after, and an
 audit log entry (chat ``apply``). After a crash, :meth:`Applier.resume`
 turns the steps left ``doing`` into ``unknown``: they are never repeated;
 the next plan is computed from the live groups, which shows what they did.
+An open run whose process is alive (``grouppilot apply`` beside the bot's
+``/apply``) is running, not crashed: it is left alone and a second apply is
+refused until it ends.
 
 Safety, checked before the first request (the whole apply is refused, and
 nothing changes, when one fails):
