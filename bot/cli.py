@@ -1,4 +1,4 @@
-"""The `grouppilot` command line: run, check, exec, dump, sandbox (docs/operations.md).
+"""The `grouppilot` command line: run, check, exec, dump, plan, apply, sandbox (docs/operations.md).
 
 Exit codes: 0 success, 1 a command failed or was refused (or another instance
 runs), 2 a config error. Logs go to stderr; stdout carries only what the user
@@ -17,6 +17,14 @@ asked for (check's table, the console, exec's reply).
   as a groups file on stdout (`bot.membership.dump`); like ``exec`` it takes
   no lock. ``run`` and ``check`` refuse a groups file (``membership.file``)
   that does not load, naming its problems, with exit 2 as for the config.
+- ``plan`` prints what would make the live groups match the groups file
+  (``membership.file``) and changes nothing. Its exit codes follow
+  ``terraform plan -detailed-exitcode``: 0 no changes, 2 changes, 1 an error
+  (the API, a missing groups file); a bad config or groups file is 2 as well,
+  with every problem on stderr and nothing on stdout.
+- ``apply`` computes the same plan, shows it, asks (``--yes`` skips the
+  question) and applies it (`bot.apply_cli`); like ``exec`` it takes no
+  lock: the API's own answers keep it consistent beside a running bot.
 - ``exec`` runs one command as the local operator and exits. It does not take
   the lock: it is a one-shot helper meant to work beside a running bot (both
   processes share the SQLite file; the in-process sandbox is its own).
@@ -56,6 +64,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("grouppilot")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_CHANGES = 2  # plan: there are changes (like `terraform plan -detailed-exitcode`)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +94,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     exec_.add_argument("text", metavar="COMMAND", help='the command, quoted: "/groups sales"')
 
+    apply = commands.add_parser(
+        "apply", help="make the live groups match the groups file (shows the plan, asks first)"
+    )
+    _add_config_option(apply)
+    _add_log_level_option(apply, "default: WARNING")
+    apply.add_argument("key", nargs="?", default=None, help="only this group of the file")
+    apply.add_argument("--yes", action="store_true", help="apply without asking")
+    apply.add_argument(
+        "--allow-removals",
+        type=int,
+        default=0,
+        metavar="N",
+        help="let the plan remove up to N people in all, past membership.max_removal_share",
+    )
+
     check = commands.add_parser(
         "check", help="validate the config (and the groups file) and show the next job runs"
     )
@@ -102,6 +126,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILTER",
         help="only the groups whose subject contains this text (any case)",
     )
+
+    plan = commands.add_parser(
+        "plan",
+        help="show what apply would change to make the live groups match the groups file",
+        description="Read membership.file and the live groups; print the changes (nothing is "
+        "changed). Exit 0: no changes; 2: changes, or a bad config or groups file (its "
+        "problems on stderr); 1: an error (the API, a missing groups file).",
+    )
+    _add_config_option(plan)
+    _add_log_level_option(plan, "default: WARNING")
+    plan.add_argument("group", nargs="?", help="a key (or group id) of the file: plan only it")
 
     sandbox = commands.add_parser("sandbox", help="serve the WhatsApp API emulator over HTTP")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -166,7 +201,7 @@ def _setup_logging(args: argparse.Namespace, settings: Settings | None = None) -
 
     level = getattr(args, "log_level", None)
     if level is None:
-        if args.command in ("exec", "dump"):
+        if args.command in ("exec", "dump", "plan", "apply"):
             level = "WARNING"
         else:
             level = settings.log.level if settings is not None else "INFO"
@@ -525,6 +560,106 @@ async def _dump_groups(settings: Settings, only: str | None) -> str:
     return render_groups_file(groups, owner=owner)
 
 
+def _plan(args: argparse.Namespace) -> int:
+    """``grouppilot plan [group]``: 0 no changes, 2 changes (or a bad file), 1 an error."""
+    from pathlib import Path
+
+    from bot.membership.file import load_groups_file
+    from bot.membership.model import GroupsFileError
+    from bot.membership.plan import owner_digits
+    from bot.runtime import groups_file_path
+    from bot.whatsapp.errors import InvalidNumber
+
+    settings = load_or_report(args.config)
+    if settings is None:
+        return EXIT_CONFIG
+    _setup_logging(args, settings)
+    path = groups_file_path(settings.membership.file)
+    if not path:
+        return _plan_failed("no groups file: set membership.file in the config.")
+    if not Path(path).is_file():
+        return _plan_failed(f"the groups file {path} does not exist (membership.file).")
+    country = settings.pilot.default_country
+    try:
+        owner = owner_digits(settings.membership.owner, country)
+        declared = load_groups_file(path, default_country=country)
+    except InvalidNumber as exc:
+        return _plan_failed(f"membership.owner: {exc}.", EXIT_CONFIG)
+    except GroupsFileError as exc:
+        problems = "\n".join(f"  {problem}" for problem in exc.problems)
+        return _plan_failed(f"invalid groups file {path}\n{problems}", EXIT_CONFIG)
+    try:
+        return asyncio.run(_plan_live(settings, declared, only=args.group, owner=owner))
+    except KeyboardInterrupt:
+        print("grouppilot: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _plan_failed(sentence: str, code: int = EXIT_FAILED) -> int:
+    print(f"grouppilot plan: {sentence}", file=sys.stderr)
+    return code
+
+
+async def _plan_live(
+    settings: Settings, declared: GroupsFile, *, only: str | None, owner: str
+) -> int:
+    from bot.membership.plan import compute_plan, format_plan
+    from bot.runtime import client_from_settings
+    from bot.services import explain
+    from bot.whatsapp.errors import PilotError
+
+    async with client_from_settings(settings.pilot) as client:
+        try:
+            plan = await compute_plan(client, declared, only=only, owner=owner)
+        except PilotError as exc:
+            return _plan_failed(explain(exc))
+        except ValueError as exc:  # `only` names no group of the file
+            return _plan_failed(str(exc))
+    print(format_plan(plan), flush=True)
+    return EXIT_CHANGES if plan.has_changes else EXIT_OK
+
+
+def _apply(args: argparse.Namespace) -> int:
+    """``apply``: plan, show, confirm, apply (`bot.membership.apply`; docs/groups-as-code.md).
+
+    Like ``exec`` it takes no run lock: it changes groups through the API
+    beside a running bot (the history and audit log share the SQLite file).
+    Exit 0 when everything was applied (or nothing was to do), 1 on a
+    failure or a refusal, 2 when the config or the groups file is wrong.
+    """
+    from bot.membership.file import load_groups_file
+    from bot.membership.model import GroupsFileError
+
+    settings = load_or_report(args.config)
+    if settings is None:
+        return EXIT_CONFIG
+    _setup_logging(args, settings)
+    if not settings.membership.file:
+        print(
+            "grouppilot apply: no groups file: set membership.file in the config", file=sys.stderr
+        )
+        return EXIT_CONFIG
+    if args.allow_removals < 0:
+        print("grouppilot apply: --allow-removals must not be negative", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        declared = load_groups_file(
+            settings.membership.file, default_country=settings.pilot.default_country
+        )
+    except GroupsFileError as exc:
+        print("grouppilot apply: invalid groups file", *exc.problems, sep="\n", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        from bot.apply_cli import apply_file
+
+        return asyncio.run(apply_file(settings, declared, args.key, args.yes, args.allow_removals))
+    except StorageError as exc:
+        return storage_failed(exc)
+    except KeyboardInterrupt:
+        print("grouppilot: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox import serve_forever
 
@@ -559,6 +694,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "exec": _exec,
         "check": _check,
         "dump": _dump,
+        "plan": _plan,
+        "apply": _apply,
         "sandbox": _sandbox,
     }
     return handlers[args.command](args)

@@ -54,6 +54,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -93,6 +94,7 @@ __all__ = [
     "build_probe",
     "client_from_settings",
     "command_options",
+    "groups_file_path",
     "load_declared_groups",
 ]
 
@@ -140,7 +142,15 @@ def command_options(settings: Settings) -> CommandOptions:
         invite_text=settings.messages.invite,
         track_delivery=settings.messages.track_delivery,
         min_interval=settings.scheduler.min_interval,
+        groups_file=groups_file_path(settings.membership.file),
+        membership_owner=settings.membership.owner,
+        max_removal_share=settings.membership.max_removal_share,
     )
+
+
+def groups_file_path(file: str) -> str:
+    """membership.file made absolute against the working directory ("" stays "")."""
+    return str(Path(file).resolve()) if file else ""
 
 
 def build_directory(

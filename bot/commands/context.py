@@ -46,6 +46,10 @@ class CommandOptions:
     invite_text: str  # messages.invite: the invite-link message, with {group} and {link}
     track_delivery: timedelta  # how long sent messages are followed (0: not at all)
     min_interval: timedelta  # scheduler.min_interval: the fastest /schedule broadcast
+    # membership.file, absolute ("" : none); /plan and /apply read it on every use.
+    groups_file: str = ""
+    membership_owner: str = ""  # membership.owner as written (the API key's number; "" : unknown)
+    max_removal_share: float = 0.25  # membership.max_removal_share: /apply's removal guard
 
 
 @dataclass(frozen=True)
