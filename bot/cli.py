@@ -1,4 +1,4 @@
-"""The `grouppilot` command line: run, check, exec, dump, sandbox (docs/operations.md).
+"""The `grouppilot` command line: run, check, exec, dump, plan, apply, sandbox (docs/operations.md).
 
 Exit codes: 0 success, 1 a command failed or was refused (or another instance
 runs), 2 a config error. Logs go to stderr; stdout carries only what the user
@@ -22,6 +22,9 @@ asked for (check's table, the console, exec's reply).
   ``terraform plan -detailed-exitcode``: 0 no changes, 2 changes, 1 an error
   (the API, a missing groups file); a bad config or groups file is 2 as well,
   with every problem on stderr and nothing on stdout.
+- ``apply`` computes the same plan, shows it, asks (``--yes`` skips the
+  question) and applies it (`bot.apply_cli`); like ``exec`` it takes no
+  lock: the API's own answers keep it consistent beside a running bot.
 - ``exec`` runs one command as the local operator and exits. It does not take
   the lock: it is a one-shot helper meant to work beside a running bot (both
   processes share the SQLite file; the in-process sandbox is its own).
@@ -90,6 +93,21 @@ def _parser() -> argparse.ArgumentParser:
         "--yes", action="store_true", help="confirm a command that asks for confirmation"
     )
     exec_.add_argument("text", metavar="COMMAND", help='the command, quoted: "/groups sales"')
+
+    apply = commands.add_parser(
+        "apply", help="make the live groups match the groups file (shows the plan, asks first)"
+    )
+    _add_config_option(apply)
+    _add_log_level_option(apply, "default: WARNING")
+    apply.add_argument("key", nargs="?", default=None, help="only this group of the file")
+    apply.add_argument("--yes", action="store_true", help="apply without asking")
+    apply.add_argument(
+        "--allow-removals",
+        type=int,
+        default=0,
+        metavar="N",
+        help="let the plan remove up to N people in all, past membership.max_removal_share",
+    )
 
     check = commands.add_parser(
         "check", help="validate the config (and the groups file) and show the next job runs"
@@ -183,7 +201,7 @@ def _setup_logging(args: argparse.Namespace, settings: Settings | None = None) -
 
     level = getattr(args, "log_level", None)
     if level is None:
-        if args.command in ("exec", "dump", "plan"):
+        if args.command in ("exec", "dump", "plan", "apply"):
             level = "WARNING"
         else:
             level = settings.log.level if settings is not None else "INFO"
@@ -601,6 +619,47 @@ async def _plan_live(
     return EXIT_CHANGES if plan.has_changes else EXIT_OK
 
 
+def _apply(args: argparse.Namespace) -> int:
+    """``apply``: plan, show, confirm, apply (`bot.membership.apply`; docs/groups-as-code.md).
+
+    Like ``exec`` it takes no run lock: it changes groups through the API
+    beside a running bot (the history and audit log share the SQLite file).
+    Exit 0 when everything was applied (or nothing was to do), 1 on a
+    failure or a refusal, 2 when the config or the groups file is wrong.
+    """
+    from bot.membership.file import load_groups_file
+    from bot.membership.model import GroupsFileError
+
+    settings = load_or_report(args.config)
+    if settings is None:
+        return EXIT_CONFIG
+    _setup_logging(args, settings)
+    if not settings.membership.file:
+        print(
+            "grouppilot apply: no groups file: set membership.file in the config", file=sys.stderr
+        )
+        return EXIT_CONFIG
+    if args.allow_removals < 0:
+        print("grouppilot apply: --allow-removals must not be negative", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        declared = load_groups_file(
+            settings.membership.file, default_country=settings.pilot.default_country
+        )
+    except GroupsFileError as exc:
+        print("grouppilot apply: invalid groups file", *exc.problems, sep="\n", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        from bot.apply_cli import apply_file
+
+        return asyncio.run(apply_file(settings, declared, args.key, args.yes, args.allow_removals))
+    except StorageError as exc:
+        return storage_failed(exc)
+    except KeyboardInterrupt:
+        print("grouppilot: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox import serve_forever
 
@@ -636,6 +695,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": _check,
         "dump": _dump,
         "plan": _plan,
+        "apply": _apply,
         "sandbox": _sandbox,
     }
     return handlers[args.command](args)

@@ -145,6 +145,7 @@ def command_options(settings: Settings) -> CommandOptions:
         min_interval=settings.scheduler.min_interval,
         groups_file=groups_file_path(settings.membership.file),
         membership_owner=settings.membership.owner,
+        max_removal_share=settings.membership.max_removal_share,
     )
 
 

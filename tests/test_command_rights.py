@@ -157,6 +157,7 @@ CASES = [
     Case("log", "/log 5"),
     Case("templates", "/templates", check=mentions("boas_vindas", "sendable")),
     Case("plan", "/plan", check=mentions("Plan: ", "+ add +5511944445555")),  # groups.example.toml
+    Case("apply", "/apply", confirm=True),  # groups.example.toml: asks, showing the plan
     Case("create", f'/create "Launch team" {NEWCOMER}', check=created),
     Case("add", f"/add sales {NEWCOMER}", check=added),
     Case("remove", f"/remove sales {MEMBER}", confirm=True),

@@ -18,6 +18,7 @@ from bot.commands import (
     job_edit,
     jobs,
     membership,
+    membership_apply,
     membership_plan,
     runs,
     send,
@@ -60,6 +61,10 @@ def command_specs() -> list[CommandSpec]:
         CommandSpec("demote", "<group> <number…>", "make regular members",
                     ADMIN, membership.demote, min_args=2, max_args=None,
                     example="/demote sales 5511933334444", changes=True, group_args=(0,)),
+        CommandSpec("apply", "[group]",
+                    "make the groups match the groups file (shows the plan, asks to confirm)",
+                    ADMIN, membership_apply.apply_groups, max_args=1, example="/apply sales",
+                    changes=True, group_list=True),
         CommandSpec("invite", "<group> [reset | send <number…>]",
                     "current invite link; with reset, a new one; with send, send it by "
                     "WhatsApp message to each number (both ask to confirm)",

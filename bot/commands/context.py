@@ -49,6 +49,7 @@ class CommandOptions:
     # membership.file, absolute ("" : none); /plan and /apply read it on every use.
     groups_file: str = ""
     membership_owner: str = ""  # membership.owner as written (the API key's number; "" : unknown)
+    max_removal_share: float = 0.25  # membership.max_removal_share: /apply's removal guard
 
 
 @dataclass(frozen=True)
