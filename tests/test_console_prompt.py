@@ -186,7 +186,16 @@ def test_history_in_an_unusable_folder_stays_in_memory(tmp_path: Path) -> None:
         ("/ad", None),  # every command starting with /ad: computed below
         ("/send sa", ["sales"]),
         ("/send ", ["all", "all-sales", "rio", "sales", "support", "vip"]),
-        ("/run ", ["morning-sales", "nightly-invite-reset", "weekly-offers", "welcome-offer"]),
+        (
+            "/run ",
+            [
+                "drift-check",
+                "morning-sales",
+                "nightly-invite-reset",
+                "weekly-offers",
+                "welcome-offer",
+            ],
+        ),
         ("/pause n", ["nightly-invite-reset"]),
         ("/help inv", ["invite"]),
         ("/add sales ", []),  # a number, not a name
