@@ -23,7 +23,7 @@ asked for (check's table, the console, exec's reply).
   (the API, a missing groups file); a bad config or groups file is 2 as well,
   with every problem on stderr and nothing on stdout.
 - ``apply`` computes the same plan, shows it, asks (``--yes`` skips the
-  question) and applies it (`bot.apply_cli`); like ``exec`` it takes no
+  question) and applies it (`bot.groups_cli`); like ``exec`` it takes no
   lock: the API's own answers keep it consistent beside a running bot.
 - ``exec`` runs one command as the local operator and exits. It does not take
   the lock: it is a one-shot helper meant to work beside a running bot (both
@@ -48,8 +48,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
 from bot import __version__
-from bot.config import ConfigError, Settings, load_config
+from bot.cli_common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    load_or_report,
+    setup_logging,
+    storage_failed,
+)
+from bot.config import Settings
 from bot.config_service import LOG_LEVELS
+from bot.groups_cli import apply_command, dump_command, plan_command
 from bot.storage_errors import StorageError
 
 if TYPE_CHECKING:
@@ -62,9 +71,6 @@ if TYPE_CHECKING:
     from bot.watchdog import PollingAlive, Watchdog
 
 log = logging.getLogger("grouppilot")
-
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-EXIT_CHANGES = 2  # plan: there are changes (like `terraform plan -detailed-exitcode`)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -189,43 +195,6 @@ def _add_log_level_option(parser: argparse.ArgumentParser, default: str) -> None
     )
 
 
-def _setup_logging(args: argparse.Namespace, settings: Settings | None = None) -> None:
-    """Where, how much and in which format the process logs (docs/operations.md, Logs).
-
-    First with no settings (before the config is read: the plain format), then
-    with them: ``--log-level`` wins over ``log.level`` (``GROUPPILOT_LOG__LEVEL``).
-    exec and dump are scripting helpers: only warnings and errors on stderr unless
-    ``--log-level`` says otherwise (a config's ``log.level`` is for the service).
-    """
-    from bot import logs
-
-    level = getattr(args, "log_level", None)
-    if level is None:
-        if args.command in ("exec", "dump", "plan", "apply"):
-            level = "WARNING"
-        else:
-            level = settings.log.level if settings is not None else "INFO"
-    if settings is None:
-        logs.configure(level)
-        return
-    for secret, mask in (
-        (settings.pilot.api_key, "<api-key>"),
-        (settings.telegram.token, "<bot-token>"),
-        (settings.http.webhook_secret, "<webhook-secret>"),
-    ):
-        logs.protect(secret.get_secret_value(), mask)
-    logs.configure(level, settings.log.format)
-
-
-def load_or_report(path: str | None) -> Settings | None:
-    """The settings, or None after printing every problem to stderr."""
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(f"grouppilot: invalid configuration\n{exc}", file=sys.stderr)
-        return None
-
-
 def declared_or_report(settings: Settings) -> tuple[bool, GroupsFile | None]:
     """Whether the groups file (``membership.file``) loads, and what it declares (None: unset).
 
@@ -259,12 +228,6 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def storage_failed(exc: StorageError) -> int:
-    """Print the storage fault's sentence; its exit code (2 when the config is wrong)."""
-    print(f"grouppilot: {exc}", file=sys.stderr)
-    return EXIT_CONFIG if exc.config_problem else EXIT_FAILED
-
-
 def _run(args: argparse.Namespace) -> int:
     from bot.lock import AlreadyRunning, InstanceLock
     from bot.storage_errors import check_storage_path, storage_error
@@ -272,7 +235,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = load_or_report(args.config)
     if settings is None or not declared_or_report(settings)[0]:
         return EXIT_CONFIG
-    _setup_logging(args, settings)
+    setup_logging(args, settings)
     try:
         check_storage_path(settings.storage.path)  # before the lock creates files beside it
     except StorageError as exc:
@@ -469,7 +432,7 @@ def _exec(args: argparse.Namespace) -> int:
     settings = load_or_report(args.config)
     if settings is None:
         return EXIT_CONFIG
-    _setup_logging(args, settings)
+    setup_logging(args, settings)
     try:
         return asyncio.run(_exec_once(settings, args.text, yes=args.yes))
     except StorageError as exc:
@@ -524,142 +487,6 @@ async def _settle(
     return await commands.cancel(pending.token, principal), True
 
 
-def _dump(args: argparse.Namespace) -> int:
-    from bot.whatsapp.errors import PilotError
-
-    settings = load_or_report(args.config)
-    if settings is None:
-        return EXIT_CONFIG
-    _setup_logging(args, settings)
-    try:
-        text = asyncio.run(_dump_groups(settings, args.text))
-    except PilotError as exc:
-        print(f"grouppilot dump: cannot read the groups: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("grouppilot: interrupted", file=sys.stderr)
-        return EXIT_FAILED
-    sys.stdout.write(text)
-    sys.stdout.flush()
-    return EXIT_OK
-
-
-async def _dump_groups(settings: Settings, only: str | None) -> str:
-    """The live groups (those whose subject contains `only`) as a groups file."""
-    from bot.membership.dump import read_live_groups, render_groups_file
-    from bot.runtime import client_from_settings
-    from bot.whatsapp.errors import InvalidNumber
-    from bot.whatsapp.identifiers import PhoneNumber
-
-    try:
-        owner = PhoneNumber.parse(settings.membership.owner, settings.pilot.default_country).digits
-    except InvalidNumber:
-        owner = ""  # unset or unreadable: the header just does not name it
-    async with client_from_settings(settings.pilot) as client:
-        groups = await read_live_groups(client, only=only, concurrency=settings.pilot.concurrency)
-    return render_groups_file(groups, owner=owner)
-
-
-def _plan(args: argparse.Namespace) -> int:
-    """``grouppilot plan [group]``: 0 no changes, 2 changes (or a bad file), 1 an error."""
-    from pathlib import Path
-
-    from bot.membership.file import load_groups_file
-    from bot.membership.model import GroupsFileError
-    from bot.membership.plan import owner_digits
-    from bot.runtime import groups_file_path
-    from bot.whatsapp.errors import InvalidNumber
-
-    settings = load_or_report(args.config)
-    if settings is None:
-        return EXIT_CONFIG
-    _setup_logging(args, settings)
-    path = groups_file_path(settings.membership.file)
-    if not path:
-        return _plan_failed("no groups file: set membership.file in the config.")
-    if not Path(path).is_file():
-        return _plan_failed(f"the groups file {path} does not exist (membership.file).")
-    country = settings.pilot.default_country
-    try:
-        owner = owner_digits(settings.membership.owner, country)
-        declared = load_groups_file(path, default_country=country)
-    except InvalidNumber as exc:
-        return _plan_failed(f"membership.owner: {exc}.", EXIT_CONFIG)
-    except GroupsFileError as exc:
-        problems = "\n".join(f"  {problem}" for problem in exc.problems)
-        return _plan_failed(f"invalid groups file {path}\n{problems}", EXIT_CONFIG)
-    try:
-        return asyncio.run(_plan_live(settings, declared, only=args.group, owner=owner))
-    except KeyboardInterrupt:
-        print("grouppilot: interrupted", file=sys.stderr)
-        return EXIT_FAILED
-
-
-def _plan_failed(sentence: str, code: int = EXIT_FAILED) -> int:
-    print(f"grouppilot plan: {sentence}", file=sys.stderr)
-    return code
-
-
-async def _plan_live(
-    settings: Settings, declared: GroupsFile, *, only: str | None, owner: str
-) -> int:
-    from bot.membership.plan import compute_plan, format_plan
-    from bot.runtime import client_from_settings
-    from bot.services import explain
-    from bot.whatsapp.errors import PilotError
-
-    async with client_from_settings(settings.pilot) as client:
-        try:
-            plan = await compute_plan(client, declared, only=only, owner=owner)
-        except PilotError as exc:
-            return _plan_failed(explain(exc))
-        except ValueError as exc:  # `only` names no group of the file
-            return _plan_failed(str(exc))
-    print(format_plan(plan), flush=True)
-    return EXIT_CHANGES if plan.has_changes else EXIT_OK
-
-
-def _apply(args: argparse.Namespace) -> int:
-    """``apply``: plan, show, confirm, apply (`bot.membership.apply`; docs/groups-as-code.md).
-
-    Like ``exec`` it takes no run lock: it changes groups through the API
-    beside a running bot (the history and audit log share the SQLite file).
-    Exit 0 when everything was applied (or nothing was to do), 1 on a
-    failure or a refusal, 2 when the config or the groups file is wrong.
-    """
-    from bot.membership.file import load_groups_file
-    from bot.membership.model import GroupsFileError
-
-    settings = load_or_report(args.config)
-    if settings is None:
-        return EXIT_CONFIG
-    _setup_logging(args, settings)
-    if not settings.membership.file:
-        print(
-            "grouppilot apply: no groups file: set membership.file in the config", file=sys.stderr
-        )
-        return EXIT_CONFIG
-    if args.allow_removals < 0:
-        print("grouppilot apply: --allow-removals must not be negative", file=sys.stderr)
-        return EXIT_CONFIG
-    try:
-        declared = load_groups_file(
-            settings.membership.file, default_country=settings.pilot.default_country
-        )
-    except GroupsFileError as exc:
-        print("grouppilot apply: invalid groups file", *exc.problems, sep="\n", file=sys.stderr)
-        return EXIT_CONFIG
-    try:
-        from bot.apply_cli import apply_file
-
-        return asyncio.run(apply_file(settings, declared, args.key, args.yes, args.allow_removals))
-    except StorageError as exc:
-        return storage_failed(exc)
-    except KeyboardInterrupt:
-        print("grouppilot: interrupted", file=sys.stderr)
-        return EXIT_FAILED
-
-
 def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox import serve_forever
 
@@ -688,14 +515,14 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _setup_logging(args)
+    setup_logging(args)
     handlers = {
         "run": _run,
         "exec": _exec,
         "check": _check,
-        "dump": _dump,
-        "plan": _plan,
-        "apply": _apply,
+        "dump": dump_command,
+        "plan": plan_command,
+        "apply": apply_command,
         "sandbox": _sandbox,
     }
     return handlers[args.command](args)
