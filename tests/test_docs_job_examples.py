@@ -55,4 +55,4 @@ async def test_every_job_example_works_as_written(make_harness: HarnessFactory) 
         assert reply.ok, f"{example} -> {reply.text}"
         await bot.idle()
     chat_jobs = {d.name for d in bot.scheduler.book.all() if d.source == "chat"}
-    assert chat_jobs == {"vip-reset"}  # promo was made, changed, then removed
+    assert chat_jobs == {"vip-reset", "nightly-drift"}  # promo was made, changed, then removed
