@@ -52,13 +52,14 @@ from bot.store import Store
 from bot.whatsapp.client import WhatsAppClient
 from jobs import policies
 from jobs.adhoc import AdHocRuns
+from jobs.bring_up import bring_up
 from jobs.connection import ConnectionAlerts
 from jobs.context import RunContext
 from jobs.definitions import DefinitionBook, DefinitionError, JobDefinition, job_to_data
 from jobs.ledger import Ledger
 from jobs.outage import StorageOutage, fault_text, is_storage_fault
 from jobs.records import Run, RunExists, Trigger
-from jobs.recovery import recover_run, refused_record, refused_start, retry_writes
+from jobs.recovery import refused_record, refused_start, retry_writes
 from jobs.report import local_time, run_report, should_report
 from jobs.runs import RunExecutor
 from jobs.slots import (
@@ -69,7 +70,6 @@ from jobs.slots import (
     Submission,
     jitter_delay,
 )
-from jobs.startup import check_missed, shadowed_text
 
 if TYPE_CHECKING:
     from jobs.timer import Timer
@@ -180,80 +180,7 @@ class JobScheduler:
         self.started_at = now
         self.timer.start()
         self._running = True
-        self._start_up(now)
-
-    def _start_up(self, now: datetime) -> None:
-        """Bring the jobs (already marked running) from the database to armed slots."""
-        was_disabled = {d.name for d in self.book.all() if not d.config.enabled}
-        shadowed = self.book.rebuild_config(self.config_jobs)
-        self.slots.clear()
-        for definition in self.book.all():
-            self.add_slot(definition, start=now)
-            if definition.name in was_disabled and definition.config.enabled:
-                self.book.set_floor(definition.name, now)  # enabled again: nothing was missed
-        for name in shadowed:
-            text = shadowed_text(name)
-            log.warning(text)
-            self.spawn(self.executor.safe_notify(text))
-        for run in self.ledger.unfinished_runs():
-            if run.adhoc:
-                self.adhoc.recover(run, now)
-            else:
-                self._recover_on_start(run, now)
-        for slot in list(self.slots.values()):
-            try:
-                self._catch_up_on_start(slot, now)
-            except Exception as exc:  # only its floor can be refused: the next start counts again
-                if not is_storage_fault(exc):
-                    raise
-                log.error("%s: catch-up not checked: %s", slot.definition.name, fault_text(exc))
-        for slot in self.slots.values():
-            self.arm(slot, after=now)
-        log.info(
-            "scheduler started: %d jobs (%d armed)",
-            len(self.slots),
-            sum(1 for slot in self.slots.values() if slot.next_run is not None),
-        )
-
-    def _recover_on_start(self, run: Run, now: datetime) -> None:
-        try:
-            recover_run(self, run, now)
-        except Exception as exc:
-            if not is_storage_fault(exc):
-                raise
-            log.error(
-                "%s run %s could not be recovered, the database refused a write (%s): "
-                "retried when it accepts writes again",
-                run.job,
-                run.id,
-                fault_text(exc),
-            )
-            self.outage.keep_stalled(run, exc)
-
-    def _catch_up_on_start(self, slot: Slot, now: datetime) -> None:
-        name, config = slot.definition.name, slot.config
-        state = self.book.state(name)
-        counts = config.enabled and not state.paused  # else nothing is read: nothing is missed
-        check = check_missed(
-            slot.schedule,
-            config,
-            paused=state.paused,
-            last_scheduled=self.ledger.last_scheduled(name) if counts else None,
-            floor=state.floor,
-            now=now,
-        )
-        if check.set_floor:
-            self.book.set_floor(name, now)
-        plan = check.plan
-        if plan is None:
-            return
-        if plan.missed_at is not None:
-            self.record_not_run(slot, plan.missed_at, "schedule", "missed", plan.reason)
-        if plan.run_at is not None and policies.on_skip_date(config, plan.run_at):
-            self.record_not_run(slot, plan.run_at, "schedule", "skipped", policies.SKIP_DATE)
-        elif plan.run_at is not None:
-            log.info("%s: catching up the run of %s", name, plan.run_at.isoformat())
-            self.submit(slot, plan.run_at, "catch-up")
+        bring_up(self, now)
 
     async def stop(self) -> None:
         """Stop firing; let running runs reach their next send, then leave them resumable."""
