@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.commands.context import Confirmation, Context
+from bot.commands.send import failure_line
 from bot.commands.types import Reply
 from bot.services import explain
 from bot.whatsapp.content import Text
-from bot.whatsapp.errors import OutcomeUnknown, PilotError
+from bot.whatsapp.errors import PilotError
 from bot.whatsapp.identifiers import PhoneNumber
 
 NOTHING_SENT = "Nothing was sent."
@@ -58,11 +59,8 @@ async def send_invites(
     for number in numbers:
         try:
             sent = await ctx.client.send(Text(message), number=number)
-        except OutcomeUnknown as exc:
-            lines.append(f"{number}: unknown — {explain(exc)}")
-            continue
         except PilotError as exc:
-            lines.append(f"{number}: failed — {explain(exc)}")
+            lines.append(failure_line(str(number), exc))
             continue
         queued += 1
         lines.append(f"{number}: queued (message {sent.id})")

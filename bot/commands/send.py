@@ -178,11 +178,8 @@ async def _send_all(ctx: Context, groups: list[GroupRef], contents: dict[str, Co
     for group in groups:
         try:
             message = await ctx.client.send(contents[group.id], group_id=group.id)
-        except OutcomeUnknown as exc:
-            failed.append(f"{group.label}: unknown — {explain(exc)}")
-            continue
         except PilotError as exc:
-            failed.append(f"{group.label}: failed — {explain(exc)}")
+            failed.append(failure_line(group.label, exc))
             continue
         ctx.store.record_sent(group.id, message.id)
         queued.append((message.id, group.id, group.label))
@@ -195,6 +192,12 @@ async def _send_all(ctx: Context, groups: list[GroupRef], contents: dict[str, Co
     head = f"Queued {len(queued)} of {len(groups)}."
     lines = [f"{label}: queued (message {message_id})" for message_id, _, label in queued]
     return Reply("\n".join([head, *failed, *lines, *follow_up]), ok=not failed)
+
+
+def failure_line(who: str, error: PilotError) -> str:
+    """A send that did not go out: ``failed``, or ``unknown`` when it may have (never retried)."""
+    outcome = "unknown" if isinstance(error, OutcomeUnknown) else "failed"
+    return f"{who}: {outcome} — {explain(error)}"
 
 
 def _hand_to_follower(ctx: Context, queued: list[tuple[str, str, str]]) -> list[str]:
