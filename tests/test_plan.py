@@ -22,6 +22,7 @@ from bot.runtime import build_commands
 from bot.sandbox import Sandbox
 from bot.sandbox.groups import OWNER
 from bot.store import Store
+from bot.usertext import excerpt
 from bot.whatsapp import WhatsAppClient
 from bot.whatsapp.errors import PilotError
 
@@ -179,6 +180,14 @@ async def test_only_an_unknown_group_is_one_clear_sentence(client: WhatsAppClien
         ValueError, match=r"^'nope' is not a group of the groups file \(its groups: sales\)\.$"
     ):
         await compute_plan(client, as_file(SALES_AS_LIVE), only="nope")
+
+
+async def test_an_unknown_group_word_is_quoted_short_on_one_line(client: WhatsAppClient) -> None:
+    word = "q" * 900 + "\nx"
+    with pytest.raises(ValueError) as caught:
+        await compute_plan(client, as_file(SALES_AS_LIVE), only=word)
+    assert str(caught.value).startswith(f"{excerpt(word)} is not a group of the groups file")
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200
 
 
 async def test_an_api_failure_propagates(sandbox: Sandbox, client: WhatsAppClient) -> None:

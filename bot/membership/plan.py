@@ -33,6 +33,7 @@ from bot.membership.model import (
     GroupsFile,
     Plan,
 )
+from bot.usertext import excerpt
 from bot.whatsapp import WhatsAppClient
 from bot.whatsapp.errors import NotFound
 from bot.whatsapp.identifiers import PhoneNumber
@@ -137,7 +138,9 @@ def _chosen_groups(declared: GroupsFile, only: str | None) -> tuple[DeclaredGrou
             return (group,)
     keys = ", ".join(group.key for group in declared.groups[:10]) or "none"
     more = "…" if len(declared.groups) > 10 else ""
-    raise ValueError(f"{only!r} is not a group of the groups file (its groups: {keys}{more}).")
+    raise ValueError(
+        f"{excerpt(only)} is not a group of the groups file (its groups: {keys}{more})."
+    )
 
 
 def _creation(group: DeclaredGroup, owner: str) -> GroupPlan:
